@@ -1,0 +1,69 @@
+"""The seed's MyStatefullCollector, complete: its `_download` fetches from a real feed.
+
+Run it (with the demo feed serving on port 8000 and a config file naming
+`state_dir` and `url`) with:
+
+    stateful-collectors run examples/my_statefull_collector.py:MyStatefullCollector --config my.conf
+"""
+
+import dataclasses
+import json
+import urllib.parse
+import urllib.request
+
+from stateful_collectors import BaseCollector, StatefulCollectorMixin
+
+
+@dataclasses.dataclass
+class FeedData:
+    """What `_download` returns: the new items as the message body, and their newest time."""
+
+    items: list
+    time_utc: str | None
+
+    def __bytes__(self):
+        return json.dumps(self.items).encode()
+
+
+class MyStatefullCollector(StatefulCollectorMixin, BaseCollector):
+    raw_type = "stream"
+
+    config_spec = """
+        [my_statefull_collector]
+        state_dir :: path
+        url :: str
+    """
+
+    def make_default_state(self):
+        return {}
+
+    def run(self):
+        self.state = self.load_state()
+        super(MyStatefullCollector, self).run()  # <- main activity of the collector
+        self.save_state(self.state)
+
+    def start_publishing(self):
+        output_rk, output_data_body, output_prop_kwargs = self.get_output_components()
+        self.publish_output(output_rk, output_data_body, output_prop_kwargs)
+        self.inner_stop()
+
+    def get_source_channel(self, **processed_data):
+        return "example-channel"
+
+    def get_output_data_body(self, **kwargs):
+        data = self._collect_data()
+        return data
+
+    def _collect_data(self):
+        data = self._download(url=self.config["url"], only_newer_than=self.state.get("last_utc"))
+        self.state["last_utc"] = data.time_utc
+        return data
+
+    def _download(self, url, only_newer_than):
+        # download the items newer than the `only_newer_than` time (all of them on the first run)
+        if only_newer_than is not None:
+            url += "?" + urllib.parse.urlencode({"since": only_newer_than})
+        with urllib.request.urlopen(url, timeout=30) as response:
+            items = json.load(response)
+        newest = items[-1]["time"] if items else only_newer_than
+        return FeedData(items, time_utc=newest)

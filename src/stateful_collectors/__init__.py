@@ -1,0 +1,87 @@
+"""stateful-collectors: short-lived collectors that remember what they already fetched.
+
+The public names are importable from here; each is loaded on first use, so
+`import stateful_collectors` costs a cron-started process almost nothing.
+
+```python
+from stateful_collectors import BaseCollector, StatefulCollectorMixin
+
+print(StatefulCollectorMixin.make_default_state(None), BaseCollector.raw_type)
+#> None None
+```
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "AbstractBaseCollector": "stateful_collectors.base",
+    "QueuedBase": "stateful_collectors.base",
+    "LegacyQueuedBase": "stateful_collectors.base",
+    "BaseCollector": "stateful_collectors.base",
+    "CollectorStopped": "stateful_collectors.base",
+    "StatefulCollectorMixin": "stateful_collectors.state",
+    "StateFile": "stateful_collectors.state",
+    "ConfigSpec": "stateful_collectors.config",
+    "ConfigSource": "stateful_collectors.config",
+    "CollectorError": "stateful_collectors.errors",
+    "ConfigError": "stateful_collectors.errors",
+    "StateFileError": "stateful_collectors.errors",
+    "AlreadyRunningError": "stateful_collectors.errors",
+    "PublishError": "stateful_collectors.errors",
+    "ExitStatus": "stateful_collectors.errors",
+}
+
+__all__ = [
+    "AbstractBaseCollector",
+    "AlreadyRunningError",
+    "BaseCollector",
+    "CollectorError",
+    "CollectorStopped",
+    "ConfigError",
+    "ConfigSource",
+    "ConfigSpec",
+    "ExitStatus",
+    "LegacyQueuedBase",
+    "PublishError",
+    "QueuedBase",
+    "StateFile",
+    "StateFileError",
+    "StatefulCollectorMixin",
+]
+
+if TYPE_CHECKING:
+    from stateful_collectors.base import (
+        AbstractBaseCollector,
+        BaseCollector,
+        CollectorStopped,
+        LegacyQueuedBase,
+        QueuedBase,
+    )
+    from stateful_collectors.config import ConfigSource, ConfigSpec
+    from stateful_collectors.errors import (
+        AlreadyRunningError,
+        CollectorError,
+        ConfigError,
+        ExitStatus,
+        PublishError,
+        StateFileError,
+    )
+    from stateful_collectors.state import StateFile, StatefulCollectorMixin
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stateful_collectors' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -1,0 +1,443 @@
+r"""The collector base classes: configuration, the publishing run, message components.
+
+Three layers, each adding one job:
+
+* `AbstractBaseCollector` reads and checks the configuration (`config_spec`
+  -> `self.config`) and defines the run as `run_collection()`:
+  `run()` then `after_completed_publishing()`.
+* `QueuedBase` (also importable as `LegacyQueuedBase`, its name in n6) owns the
+  sink: `run()` opens it, declares the exchanges of `output_queue`, calls your
+  `start_publishing()`, lets you `publish_output()` until you call
+  `inner_stop()`, and returns only when the sink has confirmed every message.
+* `BaseCollector` turns data into a message: `get_output_components()` calls
+  `process_input_data`, `get_source`, `get_output_rk`, `get_output_data_body`
+  and `get_output_prop_kwargs`, and checks `raw_type`.
+
+`run()` returning normally is the guarantee a stateful collector builds on:
+everything it published is in the broker's (or the outbox's) hands, so the
+state can be saved. Any failure raises instead, and the state stays as it was:
+the next run fetches the same data again. Delivery is therefore at-least-once;
+`message_id` is derived from the source and the body, so consumers can drop
+the repeats.
+
+Example:
+    ```python
+    import tempfile
+
+    from stateful_collectors import BaseCollector
+    from stateful_collectors.sinks.outbox import OutboxSink, read_outbox
+
+
+    class HelloCollector(BaseCollector):
+        raw_type = "stream"
+        config_spec = '''
+            [hello]
+            greeting = hello :: str
+        '''
+
+        def get_source_channel(self, **processed_data):
+            return "greetings"
+
+        def get_output_data_body(self, **kwargs):
+            return self.config["greeting"]
+
+        def start_publishing(self):
+            self.publish_output(*self.get_output_components())
+            self.inner_stop()
+
+
+    with tempfile.TemporaryDirectory() as tmp:
+        collector = HelloCollector(config_text="[hello]\n", sink=OutboxSink(f"{tmp}/out.jsonl"))
+        collector.run_collection()
+        (message,) = read_outbox(f"{tmp}/out.jsonl")
+        print(message.routing_key, message.body, message.properties["type"])
+        #> hello.greetings b'hello' stream
+    ```
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from stateful_collectors.config import ConfigSection, ConfigSource, ConfigSpec
+from stateful_collectors.errors import CollectorError, ExitStatus
+from stateful_collectors.sinks import Exchange, Sink, sink_from_config
+
+__all__ = [
+    "RAW_TYPES",
+    "AbstractBaseCollector",
+    "BaseCollector",
+    "CollectorStopped",
+    "LegacyQueuedBase",
+    "QueuedBase",
+    "message_id_for",
+]
+
+log = logging.getLogger(__name__)
+
+RAW_TYPES = ("stream", "file", "blacklist")
+"""The allowed values of `raw_type`: a stream of events, a file, a blacklist."""
+
+_SOURCE_PART_RE = re.compile(r"^[A-Za-z0-9-]{1,32}$")
+
+
+class CollectorStopped(CollectorError):
+    """`stop()` was called (Ctrl+C, SIGTERM): the run ended early, state not advanced."""
+
+    exit_status = ExitStatus.INTERRUPTED
+
+
+def message_id_for(source: str, body: bytes) -> str:
+    """The deterministic message id: the same source and body always give the same id.
+
+    ```python
+    from stateful_collectors.base import message_id_for
+
+    print(message_id_for("demo.items", b"[]") == message_id_for("demo.items", b"[]"))
+    #> True
+    print(len(message_id_for("demo.items", b"[]")))
+    #> 32
+    ```
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(source.encode("utf-8"))
+    digest.update(b"\n")
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def _as_bytes(body: Any) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, (bytearray, memoryview)):
+        return bytes(body)
+    if hasattr(type(body), "__bytes__"):
+        return bytes(body)
+    raise TypeError(
+        f"a message body must be bytes, str or define __bytes__; got {type(body).__name__} "
+        "(encode it, e.g. json.dumps(data).encode())"
+    )
+
+
+class AbstractBaseCollector:
+    """Configuration and the outline of a run; subclasses provide `run()`.
+
+    Args:
+        config_file: read this INI file instead of the default ones.
+        config_text: INI text to use instead of any file (docs, tests).
+        config_source: an already-read `ConfigSource` (shared by several collectors).
+
+    Attributes:
+        config_spec: the options the collector reads, in the spec mini-language
+            (see `stateful_collectors.config`); the first section is its own.
+        config_converters: extra converters by name, usable after `::` in the spec.
+        config: the checked values of the collector's own section.
+        config_full: the checked values of every section of the spec, by name.
+    """
+
+    config_spec: ClassVar[str | None] = None
+    config_converters: ClassVar[Mapping[str, Callable[[str], Any]]] = {}
+
+    def __init__(
+        self,
+        *,
+        config_file: str | None = None,
+        config_text: str | None = None,
+        config_source: ConfigSource | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if config_source is None:
+            config_source = ConfigSource.load(config_file=config_file, config_text=config_text)
+        self.config_source = config_source
+        spec = type(self).get_config_spec()
+        if spec is None:
+            self.config_full: dict[str, ConfigSection] = {}
+            self.config = ConfigSection("", {}, config_source.described_as)
+        else:
+            self.config_full = {name: config_source.section(spec, name) for name in spec.sections}
+            self.config = self.config_full[spec.main_section]
+
+    @classmethod
+    def get_config_spec(cls) -> ConfigSpec | None:
+        """The parsed `config_spec` (parsed once per class), or `None` without one."""
+        cached = cls.__dict__.get("_parsed_config_spec")
+        if cached is not None and cached[0] is cls.config_spec:
+            return cached[1]
+        parsed = (
+            None
+            if cls.config_spec is None
+            else ConfigSpec.parse(
+                cls.config_spec,
+                owner=f"{cls.__qualname__}.config_spec",
+                converters=cls.config_converters,
+            )
+        )
+        cls._parsed_config_spec = (cls.config_spec, parsed)
+        return parsed
+
+    def run_collection(self) -> None:
+        """One whole run: take the state lock (if any), `run()`, `after_completed_publishing()`."""
+        acquire_lock = getattr(self, "acquire_state_lock", None)
+        if acquire_lock is not None:
+            acquire_lock()
+        self.run()
+        self.after_completed_publishing()
+
+    def run(self) -> None:
+        """Do the collecting; raise on failure."""
+        raise NotImplementedError(f"{type(self).__qualname__} must define run()")
+
+    def after_completed_publishing(self) -> None:
+        """Called after `run()` returned normally; nothing by default."""
+
+    def close(self) -> None:
+        """Release what the collector holds (a stateful collector's lock, for one)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class QueuedBase(AbstractBaseCollector):
+    """Owns the sink: `run()` publishes through it and returns when all is confirmed.
+
+    Args:
+        sink: use this sink instead of the one the config asks for (tests, docs).
+
+    Attributes:
+        output_queue: the exchange(s) to declare and publish to by default:
+            `{"exchange": "raw", "exchange_type": "topic"}`, or a list of such dicts
+            (the first is the default for `publish_output`).
+        published_count: messages handed to the sink during the last `run()`.
+        sink_description: where the last `run()` published, for logs.
+    """
+
+    output_queue: ClassVar[Mapping[str, str] | list[Mapping[str, str]]] = {
+        "exchange": "raw",
+        "exchange_type": "topic",
+    }
+
+    def __init__(self, *, sink: Sink | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._sink_override = sink
+        self._sink: Sink | None = None
+        self._exchanges = Exchange.from_output_queue(self.output_queue)
+        self._inner_stop_requested = False
+        self._stop_requested = False
+        self.published_count = 0
+        self.sink_description: str | None = None
+
+    def make_sink(self) -> Sink:
+        """The sink for this run: the `sink` argument, or `sink_from_config`."""
+        if self._sink_override is not None:
+            return self._sink_override
+        return sink_from_config(self.config_source)
+
+    def run(self) -> None:
+        """Open the sink, `start_publishing()`, wait for `inner_stop()` and all confirms.
+
+        Returns only when every published message is confirmed. Raises
+        `PublishError` (or whatever your code raised) otherwise; the sink is
+        closed either way.
+        """
+        sink = self.make_sink()
+        self._sink = sink
+        self.sink_description = sink.description
+        self._inner_stop_requested = False
+        self._stop_requested = False
+        self.published_count = 0
+        try:
+            sink.open(self._exchanges)
+            self.start_publishing()
+            if self._stop_requested:
+                raise CollectorStopped("stopped before publishing was complete")
+            if not self._inner_stop_requested:
+                raise RuntimeError(
+                    f"{type(self).__qualname__}.start_publishing() returned without calling "
+                    "self.inner_stop(); call it after the last publish_output()"
+                )
+            sink.confirm_all()
+            log.debug("%d message(s) confirmed by %s", self.published_count, sink.description)
+        finally:
+            self._sink = None
+            sink.close()
+
+    def start_publishing(self) -> None:
+        """Publish with `publish_output()`, then call `inner_stop()`. Override this."""
+        raise NotImplementedError(
+            f"{type(self).__qualname__} must define start_publishing(); publish there with "
+            "self.publish_output(...) and finish with self.inner_stop()"
+        )
+
+    def publish_output(
+        self,
+        routing_key: str,
+        body: Any,
+        prop_kwargs: Mapping[str, Any] | None = None,
+        exchange: str | None = None,
+    ) -> None:
+        """Hand one message to the sink (confirmed before `run()` returns).
+
+        `body` may be bytes, str (sent as UTF-8) or any object with `__bytes__`.
+        `prop_kwargs` are AMQP properties (`message_id`, `type`, `headers`...);
+        messages are always persistent. `exchange` defaults to the first of
+        `output_queue`.
+        """
+        if self._sink is None:
+            raise RuntimeError("publish_output() can only be called while run() is running")
+        if self._stop_requested:
+            raise CollectorStopped("stopped while publishing")
+        if self._inner_stop_requested:
+            raise RuntimeError("publish_output() after inner_stop(); publish everything first")
+        self._sink.publish(
+            self._exchanges[0].name if exchange is None else exchange,
+            routing_key,
+            _as_bytes(body),
+            dict(prop_kwargs or {}),
+        )
+        self.published_count += 1
+
+    def inner_stop(self) -> None:
+        """Say that publishing is finished; `run()` then waits for the confirms and returns."""
+        self._inner_stop_requested = True
+
+    def stop(self) -> None:
+        """Ask the run to end early (Ctrl+C, SIGTERM): it raises `CollectorStopped`.
+
+        Nothing already published is taken back, and the state is not saved, so
+        the next run starts from the same point (at-least-once delivery).
+        """
+        self._stop_requested = True
+
+    def wait_for_confirms(self) -> None:
+        """Block until everything published so far is confirmed (used by checkpoints)."""
+        if self._sink is None:
+            raise RuntimeError("wait_for_confirms() can only be called while run() is running")
+        self._sink.confirm_all()
+
+    def close(self) -> None:
+        sink, self._sink = self._sink, None
+        if sink is not None:
+            sink.close()
+        super().close()
+
+
+LegacyQueuedBase = QueuedBase
+"""The name n6 gives the queued base; the same class."""
+
+
+class BaseCollector(QueuedBase):
+    """A collector of one `raw_type` that builds its messages from a source and a body.
+
+    Subclasses set `raw_type` (and `content_type` for 'file' and 'blacklist'),
+    `config_spec`, and define `get_source_channel()`, `get_output_data_body()`
+    and `start_publishing()`.
+
+    Attributes:
+        raw_type: 'stream', 'file' or 'blacklist'; checked when the class is created.
+        content_type: the MIME type of a 'file' or 'blacklist' body, e.g. 'text/csv'.
+        source_provider: the first half of the source (`provider.channel`). When
+            `None`, the `source_provider` option of the collector's section is used
+            if its `config_spec` declares one, else the section name with `_`
+            turned into `-` (`[my_statefull_collector]` -> `my-statefull-collector`).
+    """
+
+    raw_type: ClassVar[str | None] = None
+    content_type: ClassVar[str | None] = None
+    source_provider: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        raw_type = cls.__dict__.get("raw_type")
+        if raw_type is None:
+            return
+        if raw_type not in RAW_TYPES:
+            raise TypeError(
+                f"{cls.__qualname__}.raw_type is {raw_type!r}; use one of: {', '.join(RAW_TYPES)}"
+            )
+        if raw_type in ("file", "blacklist") and not cls.content_type:
+            raise TypeError(
+                f"{cls.__qualname__} has raw_type {raw_type!r}, which needs a content_type "
+                "(e.g. content_type = 'text/csv')"
+            )
+
+    def __init__(self, **kwargs: Any) -> None:
+        if type(self).raw_type is None:
+            raise TypeError(
+                f"{type(self).__qualname__} sets no raw_type; add raw_type = 'stream' "
+                f"(or one of: {', '.join(RAW_TYPES)})"
+            )
+        super().__init__(**kwargs)
+
+    # -- the message template
+
+    def get_output_components(self, **input_data: Any) -> tuple[str, Any, dict[str, Any]]:
+        """`(routing_key, body, prop_kwargs)` for one message, from `input_data`."""
+        processed_data = self.process_input_data(**input_data)
+        source = self.get_source(**processed_data)
+        output_rk = self.get_output_rk(source=source, **processed_data)
+        output_data_body = self.get_output_data_body(source=source, **processed_data)
+        output_prop_kwargs = self.get_output_prop_kwargs(
+            source=source, output_data_body=output_data_body, **processed_data
+        )
+        return output_rk, output_data_body, output_prop_kwargs
+
+    def process_input_data(self, **input_data: Any) -> dict[str, Any]:
+        """Prepare the keyword arguments passed to the other `get_...` methods."""
+        return input_data
+
+    def get_source(self, **processed_data: Any) -> str:
+        """The source `provider.channel`, e.g. `my-statefull-collector.example-channel`."""
+        provider = self.get_source_provider()
+        channel = self.get_source_channel(**processed_data)
+        for part, what in ((provider, "provider"), (channel, "channel")):
+            if not isinstance(part, str) or not _SOURCE_PART_RE.match(part):
+                raise ValueError(
+                    f"source {what} {part!r} of {type(self).__qualname__} is invalid; use 1-32 "
+                    "ASCII letters, digits or hyphens"
+                )
+        return f"{provider}.{channel}"
+
+    def get_source_provider(self) -> str:
+        """The first half of the source (see `source_provider`)."""
+        if self.source_provider is not None:
+            return self.source_provider
+        if "source_provider" in self.config:
+            return self.config["source_provider"]
+        return self.config.name.replace("_", "-")
+
+    def get_source_channel(self, **processed_data: Any) -> str:
+        """The second half of the source. Override this."""
+        raise NotImplementedError(f"{type(self).__qualname__} must define get_source_channel()")
+
+    def get_output_rk(self, source: str, **processed_data: Any) -> str:
+        """The routing key: the source itself."""
+        return source
+
+    def get_output_data_body(self, source: str, **processed_data: Any) -> Any:
+        """The message body (bytes, str or an object with `__bytes__`). Override this."""
+        raise NotImplementedError(f"{type(self).__qualname__} must define get_output_data_body()")
+
+    def get_output_prop_kwargs(
+        self, source: str, output_data_body: Any, **processed_data: Any
+    ) -> dict[str, Any]:
+        """AMQP properties: a deterministic `message_id`, `type`, `timestamp`, `headers`."""
+        properties: dict[str, Any] = {
+            "message_id": message_id_for(source, _as_bytes(output_data_body)),
+            "type": self.raw_type,
+            "timestamp": int(time.time()),
+            "headers": {},
+        }
+        if self.content_type:
+            properties["content_type"] = self.content_type
+        return properties

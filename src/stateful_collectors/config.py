@@ -1,0 +1,505 @@
+r"""Configuration: the `config_spec` mini-language and the INI files it checks.
+
+A collector declares the options it reads in its `config_spec` class attribute:
+
+```text
+[my_collector]            # a section; the first one is the collector's own
+state_dir :: path         # required option, converted by the `path` converter
+url :: str
+timeout = 30 :: int       # optional option with a default
+tags = a, b :: list_of_str
+...                       # (optional) accept undeclared options as strings
+```
+
+At start-up the values come from INI files (an explicit file, the
+`STATEFUL_COLLECTORS_CONFIG` variable, or the default search path, see
+`find_config_files`) or from inline text, and are checked against the spec.
+A mistake produces one `ConfigError` line naming the file, section, option and
+value, and what to do.
+
+Example:
+    ```python
+    from stateful_collectors.config import ConfigSource, ConfigSpec
+
+    spec = ConfigSpec.parse('''
+        [feed]
+        url :: str
+        timeout = 30 :: int
+    ''')
+    source = ConfigSource.from_text('[feed]\nurl = http://localhost:8000/items.json\n')
+    section = source.section(spec, 'feed')
+    print(section['url'], section['timeout'])
+    #> http://localhost:8000/items.json 30
+    ```
+"""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import datetime as dt
+import difflib
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from stateful_collectors.errors import ConfigError, ConfigSpecError
+
+__all__ = [
+    "CONFIG_ENV_VAR",
+    "CONVERTERS",
+    "ConfigSection",
+    "ConfigSource",
+    "ConfigSpec",
+    "OptionSpec",
+    "SectionSpec",
+    "default_search_path",
+    "find_config_files",
+]
+
+CONFIG_ENV_VAR = "STATEFUL_COLLECTORS_CONFIG"
+"""Environment variable naming the config file(s) to read (separated by `:`)."""
+
+
+# ---------------------------------------------------------------- converters
+
+
+def _to_str(value: str) -> str:
+    return value
+
+
+def _to_int(value: str) -> int:
+    try:
+        return int(value.replace("_", ""))
+    except ValueError:
+        raise ValueError("is not a whole number; write e.g. 30") from None
+
+
+def _to_float(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError("is not a number; write e.g. 2.5") from None
+
+
+_TRUE = {"1", "yes", "true", "on", "y", "t"}
+_FALSE = {"0", "no", "false", "off", "n", "f"}
+
+
+def _to_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError("is not a yes/no value; write true or false")
+
+
+def _to_path(value: str) -> Path:
+    if not value.strip():
+        raise ValueError("is empty; write a path such as ~/.local/state/collectors")
+    return Path(value.strip()).expanduser()
+
+
+def _to_list_of_str(value: str) -> list[str]:
+    return [item.strip() for item in re.split(r"[,\n]", value) if item.strip()]
+
+
+def _to_json(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
+
+
+def _to_datetime(value: str) -> dt.datetime:
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError("is not an ISO 8601 date-time; write e.g. 2026-11-27T20:00:00Z") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed
+
+
+CONVERTERS: dict[str, Callable[[str], Any]] = {
+    "str": _to_str,
+    "int": _to_int,
+    "float": _to_float,
+    "bool": _to_bool,
+    "path": _to_path,
+    "list_of_str": _to_list_of_str,
+    "json": _to_json,
+    "datetime": _to_datetime,
+}
+"""The built-in converters, by the name used after `::` in a spec.
+
+A converter takes the option's text and returns the value, or raises
+`ValueError` whose message completes the sentence "the value ...".
+Naive date-times are taken as UTC; `path` expands `~`.
+"""
+
+
+# ---------------------------------------------------------------- the spec
+
+
+_MISSING: Any = object()
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_SECTION_RE = re.compile(r"^\[\s*([^\]\s]+)\s*\]$")
+_COMMENT_RE = re.compile(r"(?:^|\s)#")  # a '#' at the start or after a blank starts a comment
+
+
+@dataclasses.dataclass(frozen=True)
+class OptionSpec:
+    """One option of a spec: its name, converter name and default text (if any)."""
+
+    name: str
+    converter: str
+    default: str | None = None
+    required: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class SectionSpec:
+    """One `[section]` of a spec."""
+
+    name: str
+    options: Mapping[str, OptionSpec]
+    allow_extra: bool = False
+
+    @property
+    def required(self) -> bool:
+        """A section must be present when it declares at least one required option."""
+        return any(option.required for option in self.options.values())
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigSpec:
+    """A parsed `config_spec`: sections, their options and the converters to use."""
+
+    sections: Mapping[str, SectionSpec]
+    converters: Mapping[str, Callable[[str], Any]] = dataclasses.field(
+        default_factory=lambda: dict(CONVERTERS)
+    )
+
+    @classmethod
+    def parse(
+        cls,
+        text: str,
+        *,
+        owner: str = "config_spec",
+        converters: Mapping[str, Callable[[str], Any]] | None = None,
+    ) -> ConfigSpec:
+        """Parse the spec mini-language; `owner` names the spec in error messages.
+
+        Raises:
+            ConfigSpecError: the text does not follow the syntax (a bug in the collector).
+        """
+        all_converters = dict(CONVERTERS)
+        all_converters.update(converters or {})
+        sections: dict[str, SectionSpec] = {}
+        current: str | None = None
+        options: dict[str, OptionSpec] = {}
+        allow_extra = False
+
+        def close_section() -> None:
+            if current is not None:
+                sections[current] = SectionSpec(current, dict(options), allow_extra)
+
+        for number, raw_line in enumerate(text.splitlines(), start=1):
+            line = _COMMENT_RE.split(raw_line, maxsplit=1)[0].strip()
+            if not line or line.startswith(";"):
+                continue
+            where = f"{owner} line {number}"
+            header = _SECTION_RE.match(line)
+            if header:
+                close_section()
+                current = header.group(1)
+                if current in sections:
+                    raise ConfigSpecError(f"{where}: section [{current}] is declared twice")
+                options, allow_extra = {}, False
+                continue
+            if current is None:
+                raise ConfigSpecError(
+                    f"{where}: {line!r} comes before any [section]; start the spec with one"
+                )
+            if line == "...":
+                allow_extra = True
+                continue
+            option = _parse_option_line(line, where, all_converters)
+            if option.name in options:
+                raise ConfigSpecError(f"{where}: option {option.name!r} is declared twice")
+            options[option.name] = option
+        close_section()
+        if not sections:
+            raise ConfigSpecError(f"{owner}: declares no [section]; add one, e.g. [my_collector]")
+        return cls(sections, all_converters)
+
+    @property
+    def main_section(self) -> str:
+        """The name of the first section: the collector's own."""
+        return next(iter(self.sections))
+
+
+def _parse_option_line(
+    line: str, where: str, converters: Mapping[str, Callable[[str], Any]]
+) -> OptionSpec:
+    converter = "str"
+    if "::" in line:
+        line, converter = (part.strip() for part in line.rsplit("::", 1))
+        if converter not in converters:
+            known = ", ".join(sorted(converters))
+            raise ConfigSpecError(f"{where}: unknown converter {converter!r} (known: {known})")
+    default: str | None = None
+    required = True
+    if "=" in line:
+        name, default = (part.strip() for part in line.split("=", 1))
+        required = False
+    else:
+        name = line.strip()
+    if not _NAME_RE.match(name):
+        raise ConfigSpecError(
+            f"{where}: {name!r} is not an option name; write 'name :: converter' "
+            "or 'name = default :: converter'"
+        )
+    return OptionSpec(name.lower(), converter, default, required)
+
+
+# ---------------------------------------------------------------- values
+
+
+class ConfigSection(Mapping[str, Any]):
+    """The converted options of one section: a read-only mapping.
+
+    `origin` says where the section came from (a file path, or `<config text>`).
+    """
+
+    def __init__(self, name: str, values: Mapping[str, Any], origin: str) -> None:
+        self.name = name
+        self.origin = origin
+        self._values = dict(values)
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise KeyError(
+                f"option {key!r} is not in [{self.name}]; declare it in the config_spec"
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"ConfigSection({self.name!r}, {self._values!r})"
+
+
+@dataclasses.dataclass(frozen=True)
+class _RawSection:
+    values: Mapping[str, str]
+    origins: Mapping[str, str]  # option -> where its (last) value came from
+    origin: str  # where the section was found (last file that had it)
+
+
+def default_search_path(env: Mapping[str, str] | None = None) -> list[Path]:
+    """The directories searched for `*.conf` files when nothing explicit is given.
+
+    `/etc/stateful-collectors/`, then `$XDG_CONFIG_HOME/stateful-collectors/`
+    (`~/.config/stateful-collectors/` by default). Later files override earlier ones.
+    """
+    env = os.environ if env is None else env
+    config_home = env.get("XDG_CONFIG_HOME") or str(Path("~/.config").expanduser())
+    return [Path("/etc/stateful-collectors"), Path(config_home) / "stateful-collectors"]
+
+
+def find_config_files(
+    config_file: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> list[Path]:
+    """The config files to read, in order.
+
+    An explicit `config_file` wins; then the files named by `STATEFUL_COLLECTORS_CONFIG`;
+    otherwise every `*.conf` in the default search path, sorted by name.
+    """
+    env = os.environ if env is None else env
+    if config_file is not None:
+        return [Path(config_file).expanduser()]
+    if env.get(CONFIG_ENV_VAR):
+        return [Path(part).expanduser() for part in env[CONFIG_ENV_VAR].split(os.pathsep) if part]
+    found: list[Path] = []
+    for directory in default_search_path(env):
+        if directory.is_dir():
+            found.extend(sorted(directory.glob("*.conf")))
+    return found
+
+
+class ConfigSource:
+    """The raw text values of every section of some INI files or of inline text.
+
+    Read it once per run; check it against any number of specs with `section`.
+    """
+
+    def __init__(self, sections: Mapping[str, _RawSection], described_as: str) -> None:
+        self._sections = dict(sections)
+        self.described_as = described_as
+        """Where the values came from, for error messages."""
+
+    # -- construction
+
+    @classmethod
+    def from_text(cls, text: str, *, name: str = "<config text>") -> ConfigSource:
+        """Parse inline INI text (for docs and tests)."""
+        return cls(_parse_ini(text, name), name)
+
+    @classmethod
+    def from_files(cls, paths: Iterable[str | os.PathLike[str]]) -> ConfigSource:
+        """Read INI files in order; a later file's option overrides an earlier one's."""
+        paths = [Path(p) for p in paths]
+        merged: dict[str, _RawSection] = {}
+        for path in paths:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise ConfigError(
+                    f"{path}: config file not found; check the path or create the file"
+                ) from None
+            except IsADirectoryError:
+                raise ConfigError(f"{path}: is a directory, not a config file") from None
+            except PermissionError:
+                raise ConfigError(
+                    f"{path}: config file not readable (permission denied); fix its mode"
+                ) from None
+            except UnicodeDecodeError as exc:
+                raise ConfigError(
+                    f"{path}: config file is not UTF-8 text (byte {exc.start}); re-save it as UTF-8"
+                ) from None
+            for name, raw in _parse_ini(text, str(path)).items():
+                previous = merged.get(name)
+                if previous is None:
+                    merged[name] = raw
+                else:
+                    merged[name] = _RawSection(
+                        {**previous.values, **raw.values},
+                        {**previous.origins, **raw.origins},
+                        raw.origin,
+                    )
+        described = ", ".join(str(p) for p in paths) if paths else "no config file"
+        return cls(merged, described)
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        config_file: str | os.PathLike[str] | None = None,
+        config_text: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> ConfigSource:
+        """Inline text if given, else the files `find_config_files` names."""
+        if config_text is not None:
+            if config_file is not None:
+                raise TypeError("give config_file or config_text, not both")
+            return cls.from_text(config_text)
+        return cls.from_files(find_config_files(config_file, env))
+
+    # -- queries
+
+    def has_section(self, name: str) -> bool:
+        """Whether any of the sources has the section `[name]`."""
+        return name in self._sections
+
+    def section(self, spec: ConfigSpec, name: str | None = None) -> ConfigSection:
+        """Check section `name` (default: the spec's first) and return converted values.
+
+        Raises:
+            ConfigError: missing section or required option, unknown option, bad value.
+        """
+        name = spec.main_section if name is None else name
+        section_spec = spec.sections[name]
+        raw = self._sections.get(name)
+        if raw is None:
+            if section_spec.required:
+                required = ", ".join(o.name for o in section_spec.options.values() if o.required)
+                raise ConfigError(
+                    f"{self._where_missing()}: section [{name}] is missing; "
+                    f"add it with the options: {required}"
+                )
+            raw = _RawSection({}, {}, self.described_as)
+        values: dict[str, Any] = {}
+        for option in section_spec.options.values():
+            if option.name in raw.values:
+                text, where = raw.values[option.name], raw.origins[option.name]
+            elif option.required:
+                raise ConfigError(
+                    f"{raw.origin}: [{name}] option {option.name!r} is required "
+                    f"({option.converter}); add a line '{option.name} = ...'"
+                )
+            else:
+                text, where = option.default or "", "the config_spec default"
+            try:
+                values[option.name] = spec.converters[option.converter](text)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"{where}: [{name}] option {option.name!r} = {text!r}: the value {exc}"
+                ) from None
+        for option_name, text in raw.values.items():
+            if option_name in section_spec.options:
+                continue
+            if section_spec.allow_extra:
+                values[option_name] = text
+                continue
+            hint = difflib.get_close_matches(option_name, list(section_spec.options), n=1)
+            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+            known = ", ".join(section_spec.options) or "none"
+            raise ConfigError(
+                f"{raw.origins[option_name]}: [{name}] unknown option {option_name!r}"
+                f"{suggestion}; known options: {known}"
+            )
+        return ConfigSection(name, values, raw.origin)
+
+    def _where_missing(self) -> str:
+        if self.described_as == "no config file":
+            places = " and ".join(f"{d}/*.conf" for d in default_search_path())
+            return (
+                f"no config file found (looked in {places}); "
+                f"pass --config FILE or set {CONFIG_ENV_VAR}"
+            )
+        return self.described_as
+
+
+def _parse_ini(text: str, name: str) -> dict[str, _RawSection]:
+    parser = configparser.ConfigParser(
+        interpolation=None, strict=True, comment_prefixes=("#", ";"), inline_comment_prefixes=None
+    )
+    try:
+        parser.read_string(text, source=name)
+    except configparser.MissingSectionHeaderError as exc:
+        raise ConfigError(
+            f"{name}: line {exc.lineno}: {exc.line.strip()!r} comes before any [section] header"
+        ) from None
+    except configparser.DuplicateSectionError as exc:
+        raise ConfigError(
+            f"{name}: line {exc.lineno}: section [{exc.section}] appears twice; merge them"
+        ) from None
+    except configparser.DuplicateOptionError as exc:
+        raise ConfigError(
+            f"{name}: line {exc.lineno}: [{exc.section}] option {exc.option!r} appears twice; "
+            "keep one"
+        ) from None
+    except configparser.ParsingError as exc:
+        lineno, line = exc.errors[0] if exc.errors else (0, "")
+        raise ConfigError(
+            f"{name}: line {lineno}: cannot parse {line.strip()!r}; write 'option = value'"
+        ) from None
+    return {
+        section: _RawSection(
+            dict(parser.items(section, raw=True)),
+            dict.fromkeys(parser.options(section), name),
+            name,
+        )
+        for section in parser.sections()
+    }

@@ -1,0 +1,89 @@
+"""The exceptions a collector run can end with, and the exit status of each.
+
+Every error a user can cause (a bad config file, a damaged state file, a second
+instance started by cron while the first still runs) has its own class and a
+one-line message that names the file, option or value and says what to do.
+The command line prints that line and exits with the class's `exit_status`;
+it never shows a traceback for them.
+
+Example:
+    ```python
+    from stateful_collectors.errors import ConfigError, ExitStatus
+
+    error = ConfigError("/etc/x.conf: [feed] option 'url' is required; add 'url = ...'")
+    print(error.exit_status == ExitStatus.CONFIG_ERROR, int(error.exit_status))
+    #> True 3
+    ```
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = [
+    "AlreadyRunningError",
+    "CollectorError",
+    "ConfigError",
+    "ConfigSpecError",
+    "ExitStatus",
+    "PublishError",
+    "StateFileError",
+]
+
+
+class ExitStatus(enum.IntEnum):
+    """Exit statuses of `stateful-collectors run` and of generated collector commands.
+
+    A scheduler can tell them apart: only `FAILURE` and `INTERRUPTED` are worth an
+    automatic retry; `CONFIG_ERROR` and `STATE_ERROR` need a person;
+    `ALREADY_RUNNING` means the previous run has not finished yet.
+    """
+
+    SUCCESS = 0
+    """The run finished, every message was confirmed and the state was saved."""
+    FAILURE = 1
+    """The run failed (source or broker); the state was not advanced."""
+    USAGE_ERROR = 2
+    """The command line itself was wrong (unknown option, missing argument)."""
+    CONFIG_ERROR = 3
+    """A config file, option or value is wrong; nothing was fetched."""
+    STATE_ERROR = 4
+    """The state file is damaged or unsafe to load; it was left untouched."""
+    ALREADY_RUNNING = 5
+    """Another instance of the same collector holds the lock; this one did nothing."""
+    INTERRUPTED = 130
+    """Stopped by Ctrl+C or SIGTERM; the state was not advanced."""
+
+
+class CollectorError(Exception):
+    """Base class of the errors this package reports as one clear line."""
+
+    exit_status: ExitStatus = ExitStatus.FAILURE
+
+
+class ConfigError(CollectorError):
+    """A config file, section, option or value is missing or wrong."""
+
+    exit_status = ExitStatus.CONFIG_ERROR
+
+
+class ConfigSpecError(ConfigError):
+    """A collector's `config_spec` text cannot be parsed (a bug in the collector)."""
+
+
+class StateFileError(CollectorError):
+    """The state file cannot be loaded safely; it was not modified."""
+
+    exit_status = ExitStatus.STATE_ERROR
+
+
+class AlreadyRunningError(CollectorError):
+    """Another process holds the collector's single-instance lock."""
+
+    exit_status = ExitStatus.ALREADY_RUNNING
+
+
+class PublishError(CollectorError):
+    """The sink did not confirm every message (broker down, nack, unroutable...)."""
+
+    exit_status = ExitStatus.FAILURE

@@ -1,0 +1,88 @@
+"""Where published messages go: RabbitMQ, or a JSON Lines outbox file.
+
+A *sink* takes messages from `publish_output()` and confirms them. The
+collector runtime only needs four things from it, and relies on one promise:
+when `confirm_all()` returns, every message published so far is durably in
+the sink's hands (the broker's publisher confirms arrived, or the outbox file
+was fsynced). That is what makes it safe to save the state right after
+`run()` returns.
+
+`sink_from_config` picks one: RabbitMQ when the config has a `[rabbitmq]`
+section or `STATEFUL_COLLECTORS_AMQP_URL` is set, the outbox otherwise.
+Neither pika nor anything else heavy is imported until a sink is chosen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from stateful_collectors.config import ConfigSource
+
+__all__ = ["AMQP_URL_ENV_VAR", "OUTBOX_ENV_VAR", "Exchange", "Sink", "sink_from_config"]
+
+AMQP_URL_ENV_VAR = "STATEFUL_COLLECTORS_AMQP_URL"
+"""An AMQP URL here overrides the `[rabbitmq]` section (and selects RabbitMQ)."""
+
+OUTBOX_ENV_VAR = "STATEFUL_COLLECTORS_OUTBOX"
+"""A path here overrides the `[outbox]` section's `path`."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Exchange:
+    """An exchange the collector publishes to; declared durable when the run starts."""
+
+    name: str
+    type: str = "topic"
+
+    @classmethod
+    def from_output_queue(cls, output_queue: Mapping[str, Any] | Sequence[Mapping[str, Any]]):
+        """Read the `output_queue` class attribute (one dict or a list of dicts)."""
+        entries = [output_queue] if isinstance(output_queue, Mapping) else list(output_queue)
+        if not entries:
+            raise TypeError("output_queue names no exchange; give at least one")
+        exchanges = []
+        for entry in entries:
+            unknown = set(entry) - {"exchange", "exchange_type"}
+            if "exchange" not in entry or unknown:
+                raise TypeError(
+                    "output_queue entries look like {'exchange': 'raw', 'exchange_type': 'topic'}"
+                    f"; got {dict(entry)!r}"
+                )
+            exchanges.append(cls(entry["exchange"], entry.get("exchange_type", "topic")))
+        return exchanges
+
+
+class Sink(Protocol):
+    """What the runtime needs from a sink."""
+
+    description: str
+    """A short human description for logs and the run summary (no passwords)."""
+
+    def open(self, exchanges: Sequence[Exchange]) -> None:
+        """Connect (or open the file) and declare the exchanges."""
+
+    def publish(
+        self, exchange: str, routing_key: str, body: bytes, properties: Mapping[str, Any]
+    ) -> None:
+        """Hand one message over; it is confirmed later, by `confirm_all`."""
+
+    def confirm_all(self) -> None:
+        """Return when every message published so far is confirmed; raise `PublishError` if not."""
+
+    def close(self) -> None:
+        """Release the connection or file; safe to call twice and after a failure."""
+
+
+def sink_from_config(source: ConfigSource, env: Mapping[str, str] | None = None) -> Sink:
+    """The sink the config asks for: RabbitMQ if configured, else the outbox."""
+    env = os.environ if env is None else env
+    if env.get(AMQP_URL_ENV_VAR) or source.has_section("rabbitmq"):
+        from stateful_collectors.sinks.amqp import AmqpSink
+
+        return AmqpSink.from_config(source, env)
+    from stateful_collectors.sinks.outbox import OutboxSink
+
+    return OutboxSink.from_config(source, env)

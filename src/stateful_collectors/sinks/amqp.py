@@ -1,0 +1,350 @@
+"""The RabbitMQ sink: pika, publisher confirms, persistent and mandatory messages.
+
+Every message is published persistent (`delivery_mode=2`) and `mandatory`, on a
+channel in confirm mode. Publishing does not wait: frames are buffered and the
+socket is served every few hundred messages, so confirms stream back while the
+collector keeps publishing (a design that waited for each confirm in turn
+would be about twelve times slower). `confirm_all()` then serves the
+connection until the broker has acknowledged every message.
+
+It raises `PublishError`, and the run fails without saving state, when the
+broker cannot be reached or refuses the credentials, closes the channel (no
+such exchange, access refused), nacks a message, returns it as unroutable (no
+queue is bound for its routing key), keeps the connection blocked longer than
+`blocked_connection_timeout`, or stops answering heartbeats.
+
+Delivery is at-least-once: a message can reach the broker and still be
+published again by the next run, if this run fails before its state is saved.
+Message ids are derived from the content, so consumers can drop repeats.
+
+Configuration, in the config file (all optional but the section itself):
+
+```ini
+[rabbitmq]
+url = amqps://user:secret@broker.example.org:5671/collectors   ; or the fields below
+host = localhost
+port = 5672
+vhost = /
+username = guest
+password = guest
+ssl = false
+ssl_ca_certfile =
+ssl_certfile =
+ssl_keyfile =
+heartbeat = 600
+blocked_connection_timeout = 60
+socket_timeout = 10
+confirm_timeout = 600
+```
+
+`$STATEFUL_COLLECTORS_AMQP_URL` overrides the section.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pika
+import pika.exceptions
+from pika.adapters.select_connection import SelectConnection
+
+from stateful_collectors.config import ConfigSource, ConfigSpec
+from stateful_collectors.errors import PublishError
+from stateful_collectors.sinks import AMQP_URL_ENV_VAR, Exchange
+
+__all__ = ["AmqpSink", "connection_parameters"]
+
+log = logging.getLogger(__name__)
+
+_SPEC = ConfigSpec.parse(
+    """
+    [rabbitmq]
+    url = :: str
+    host = localhost :: str
+    port = 5672 :: int
+    vhost = / :: str
+    username = guest :: str
+    password = guest :: str
+    ssl = false :: bool
+    ssl_ca_certfile = :: str
+    ssl_certfile = :: str
+    ssl_keyfile = :: str
+    heartbeat = 600 :: int
+    blocked_connection_timeout = 60 :: float
+    socket_timeout = 10 :: float
+    confirm_timeout = 600 :: float
+    """,
+    owner="the [rabbitmq] section",
+)
+
+_PUMP_EVERY = 256  # publishes between two non-blocking turns of the I/O loop
+
+
+def connection_parameters(
+    options: Mapping[str, Any], url: str | None = None
+) -> pika.connection.Parameters:
+    """pika parameters from `[rabbitmq]` options, or from `url` when one is given."""
+    url = url or options.get("url") or None
+    if url:
+        parameters: pika.connection.Parameters = pika.URLParameters(url)
+    else:
+        ssl_options = None
+        if options.get("ssl"):
+            import ssl
+
+            context = ssl.create_default_context(cafile=options.get("ssl_ca_certfile") or None)
+            if options.get("ssl_certfile"):
+                context.load_cert_chain(options["ssl_certfile"], options.get("ssl_keyfile") or None)
+            ssl_options = pika.SSLOptions(context, options.get("host", "localhost"))
+        parameters = pika.ConnectionParameters(
+            host=options.get("host", "localhost"),
+            port=options.get("port", 5671 if ssl_options else 5672),
+            virtual_host=options.get("vhost", "/"),
+            credentials=pika.PlainCredentials(
+                options.get("username", "guest"), options.get("password", "guest")
+            ),
+            ssl_options=ssl_options,
+        )
+    if not url or "heartbeat" not in url:
+        parameters.heartbeat = options.get("heartbeat", 600)
+    if not url or "blocked_connection_timeout" not in url:
+        parameters.blocked_connection_timeout = options.get("blocked_connection_timeout", 60)
+    if not url or "socket_timeout" not in url:
+        parameters.socket_timeout = options.get("socket_timeout", 10)
+    parameters.connection_attempts = 1
+    return parameters
+
+
+def _describe_parameters(parameters: pika.connection.Parameters) -> str:
+    scheme = "amqps" if parameters.ssl_options else "amqp"
+    user = getattr(parameters.credentials, "username", "?")
+    vhost = urllib.parse.quote(parameters.virtual_host, safe="")
+    return f"rabbitmq {scheme}://{user}@{parameters.host}:{parameters.port}/{vhost}"
+
+
+class AmqpSink:
+    """Publish to RabbitMQ with publisher confirms (see the module docstring)."""
+
+    def __init__(
+        self, parameters: pika.connection.Parameters, *, confirm_timeout: float = 600
+    ) -> None:
+        self.parameters = parameters
+        self.confirm_timeout = confirm_timeout
+        self.description = _describe_parameters(parameters)
+        self.published = 0
+        self.confirmed = 0
+        self._connection: SelectConnection | None = None
+        self._channel: Any = None
+        self._ready = False
+        self._closed = False
+        self._error: PublishError | None = None
+        self._exchanges: list[Exchange] = []
+        self._outstanding: collections.deque[int] = collections.deque()
+        self._acked_early: set[int] = set()
+
+    @classmethod
+    def from_config(cls, source: ConfigSource, env: Mapping[str, str]) -> AmqpSink:
+        """Build from the `[rabbitmq]` section and `$STATEFUL_COLLECTORS_AMQP_URL`."""
+        options = source.section(_SPEC, "rabbitmq")
+        parameters = connection_parameters(options, env.get(AMQP_URL_ENV_VAR) or None)
+        return cls(parameters, confirm_timeout=options["confirm_timeout"])
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> AmqpSink:
+        """Build from an AMQP URL such as `amqp://guest:guest@localhost:5672/%2F`."""
+        return cls(connection_parameters({}, url), **kwargs)
+
+    # -- the Sink protocol
+
+    def open(self, exchanges: Sequence[Exchange]) -> None:
+        self._exchanges = list(exchanges)
+        self._connection = SelectConnection(
+            self.parameters,
+            on_open_callback=self._on_connection_open,
+            on_open_error_callback=self._on_connection_open_error,
+            on_close_callback=self._on_connection_closed,
+        )
+        self._connection.ioloop.activate_poller()
+        timeout = (self.parameters.socket_timeout or 10) + 30
+        self._serve_until(lambda: self._ready, timeout, "connecting and declaring exchanges")
+        log.debug("connected: %s", self.description)
+
+    def publish(
+        self, exchange: str, routing_key: str, body: bytes, properties: Mapping[str, Any]
+    ) -> None:
+        self._raise_if_failed()
+        if not self._ready:
+            raise RuntimeError("publish() before open() or after close()")
+        props = dict(properties)
+        props.setdefault("delivery_mode", pika.DeliveryMode.Persistent)
+        self._channel.basic_publish(
+            exchange, routing_key, body, pika.BasicProperties(**props), mandatory=True
+        )
+        self.published += 1
+        self._outstanding.append(self.published)  # delivery tags count from 1 on the channel
+        if self.published % _PUMP_EVERY == 0:
+            self._serve_once(block=False)
+            self._raise_if_failed()
+
+    def confirm_all(self) -> None:
+        self._serve_until(
+            lambda: self.confirmed >= self.published,
+            self.confirm_timeout,
+            f"waiting for the broker to confirm {self.published - self.confirmed} message(s)",
+        )
+
+    def close(self) -> None:
+        connection = self._connection
+        if connection is None:
+            return
+        try:
+            if connection.is_open:
+                connection.close()
+                self._serve_until(lambda: self._closed, 10, "closing the connection", check=False)
+        except Exception as exc:  # closing is best effort; the run's outcome is already known
+            log.debug("error while closing %s: %s", self.description, exc)
+        finally:
+            try:
+                connection.ioloop.deactivate_poller()
+                connection.ioloop.close()
+            except Exception:  # noqa: BLE001 - the loop may already be closed
+                pass
+            self._connection = None
+            self._ready = False
+
+    # -- driving the I/O loop from the caller's thread
+
+    def _serve_once(self, *, block: bool) -> None:
+        assert self._connection is not None
+        ioloop = self._connection.ioloop
+        if not block:
+            ioloop.call_later(0, _nothing)
+        ioloop.poll()
+        ioloop.process_timeouts()
+
+    def _serve_until(
+        self, done: Callable[[], bool], timeout: float | None, doing: str, *, check: bool = True
+    ) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not done():
+            if check:
+                self._raise_if_failed()
+            elif self._closed:
+                return
+            if self._connection is None:
+                raise PublishError(f"{self.description}: connection lost while {doing}")
+            if deadline is not None and time.monotonic() > deadline:
+                raise PublishError(f"{self.description}: timed out after {timeout:g} s {doing}")
+            self._serve_once(block=True)
+        if check:
+            self._raise_if_failed()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _fail(self, message: str) -> None:
+        if self._error is None:
+            self._error = PublishError(f"{self.description}: {message}")
+            log.debug("sink failed: %s", message)
+        connection = self._connection
+        if connection is not None and connection.is_open:
+            connection.close()
+
+    # -- pika callbacks
+
+    def _on_connection_open(self, connection: SelectConnection) -> None:
+        connection.channel(on_open_callback=self._on_channel_open)
+
+    def _on_connection_open_error(self, _connection: SelectConnection, error: Any) -> None:
+        self._closed = True
+        if isinstance(error, pika.exceptions.ProbableAuthenticationError):
+            reason = "the broker refused the credentials; check username and password"
+        elif isinstance(error, pika.exceptions.ProbableAccessDeniedError):
+            reason = "access to the virtual host was refused; check vhost and permissions"
+        else:
+            reason = f"cannot connect ({_reason(error)}); is the broker running and reachable?"
+        self._fail(reason)
+
+    def _on_connection_closed(self, _connection: SelectConnection, reason: Any) -> None:
+        self._closed = True
+        self._ready = False
+        if isinstance(reason, pika.exceptions.ConnectionBlockedTimeout):
+            self._fail(
+                "the broker blocked the connection (resource alarm: memory or disk) for longer "
+                f"than blocked_connection_timeout={self.parameters.blocked_connection_timeout:g} s"
+            )
+        elif isinstance(reason, pika.exceptions.AMQPHeartbeatTimeout):
+            self._fail("the broker stopped answering heartbeats; connection lost")
+        elif not (
+            isinstance(reason, pika.exceptions.ConnectionClosedByClient)
+            and reason.reply_code == 200
+        ):
+            self._fail(f"connection closed ({_reason(reason)})")
+
+    def _on_channel_open(self, channel: Any) -> None:
+        self._channel = channel
+        channel.add_on_close_callback(self._on_channel_closed)
+        channel.add_on_return_callback(self._on_return)
+        channel.confirm_delivery(self._on_confirm, callback=self._on_confirm_select_ok)
+
+    def _on_confirm_select_ok(self, _frame: Any) -> None:
+        self._declare_next(0)
+
+    def _declare_next(self, index: int) -> None:
+        if index == len(self._exchanges):
+            self._ready = True
+            return
+        exchange = self._exchanges[index]
+        self._channel.exchange_declare(
+            exchange=exchange.name,
+            exchange_type=exchange.type,
+            durable=True,
+            callback=lambda _frame: self._declare_next(index + 1),
+        )
+
+    def _on_channel_closed(self, _channel: Any, reason: Any) -> None:
+        if isinstance(reason, pika.exceptions.ChannelClosedByClient):
+            return
+        self._fail(f"the broker closed the channel ({_reason(reason)})")
+
+    def _on_return(self, _channel: Any, method: Any, properties: Any, _body: bytes) -> None:
+        self._fail(
+            f"message {properties.message_id} to exchange {method.exchange!r} with routing key "
+            f"{method.routing_key!r} was returned as unroutable ({method.reply_code} "
+            f"{method.reply_text}); bind a queue for that routing key"
+        )
+
+    def _on_confirm(self, frame: Any) -> None:
+        method = frame.method
+        tag = method.delivery_tag
+        if isinstance(method, pika.spec.Basic.Nack):
+            self._fail(f"the broker rejected (nack) the message with delivery tag {tag}")
+            return
+        outstanding, early = self._outstanding, self._acked_early
+        if method.multiple:
+            while outstanding and outstanding[0] <= tag:
+                early.discard(outstanding.popleft())
+        elif outstanding and outstanding[0] == tag:
+            outstanding.popleft()
+        else:
+            early.add(tag)
+        while outstanding and outstanding[0] in early:
+            early.remove(outstanding.popleft())
+        self.confirmed = self.published - len(outstanding) + len(early)
+
+
+def _nothing() -> None:
+    """A callback that makes the next poll return at once."""
+
+
+def _reason(error: Any) -> str:
+    if isinstance(error, (pika.exceptions.ChannelClosed, pika.exceptions.ConnectionClosed)):
+        return f"{error.reply_code} {error.reply_text}"
+    text = str(error) or type(error).__name__
+    return text.strip("()").replace("\n", " ")

@@ -1,0 +1,242 @@
+"""The embedded sink: a JSON Lines file that stands in for a broker.
+
+Used when no RabbitMQ is configured, so a collector can be written, run and
+tested with nothing else installed. Each message is one line:
+
+```json
+{"body": "[...]", "body_encoding": "utf-8", "exchange": "raw",
+ "properties": {"message_id": "...", "type": "stream", ...}, "routing_key": "demo.items"}
+```
+
+Bodies that are not UTF-8 text are stored as base64 (`"body_encoding": "base64"`).
+Lines are appended under an exclusive `flock` (several collectors may share one
+outbox) and fsynced before `confirm_all()` returns: the same promise as a
+broker's publisher confirm. If a crash cut the last line short, the next append
+starts on a fresh line and `read_outbox` skips the damaged one.
+
+The file is `[outbox] path` from the config, or `$STATEFUL_COLLECTORS_OUTBOX`,
+or `$XDG_DATA_HOME/stateful-collectors/outbox.jsonl`
+(`~/.local/share/stateful-collectors/outbox.jsonl`).
+
+Example:
+    ```python
+    import tempfile
+
+    from stateful_collectors.sinks import Exchange
+    from stateful_collectors.sinks.outbox import OutboxSink, read_outbox
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sink = OutboxSink(f"{tmp}/outbox.jsonl")
+        sink.open([Exchange("raw")])
+        sink.publish("raw", "demo.items", b'{"id": 1}', {"message_id": "m1"})
+        sink.confirm_all()
+        sink.close()
+        (message,) = read_outbox(f"{tmp}/outbox.jsonl")
+        print(message.routing_key, message.body)
+        #> demo.items b'{"id": 1}'
+    ```
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import fcntl
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from stateful_collectors.config import ConfigSource, ConfigSpec
+from stateful_collectors.errors import PublishError
+from stateful_collectors.sinks import OUTBOX_ENV_VAR, Exchange
+
+__all__ = ["OutboxMessage", "OutboxSink", "default_outbox_path", "read_outbox"]
+
+log = logging.getLogger(__name__)
+
+_SPEC = ConfigSpec.parse(
+    """
+    [outbox]
+    path = :: str
+    """,
+    owner="the [outbox] section",
+)
+
+_WRITE_BATCH_BYTES = 1 << 20
+
+
+def default_outbox_path(env: Mapping[str, str] | None = None) -> Path:
+    """`$XDG_DATA_HOME/stateful-collectors/outbox.jsonl`, `~/.local/share/...` by default."""
+    env = os.environ if env is None else env
+    data_home = env.get("XDG_DATA_HOME") or str(Path("~/.local/share").expanduser())
+    return Path(data_home) / "stateful-collectors" / "outbox.jsonl"
+
+
+@dataclasses.dataclass(frozen=True)
+class OutboxMessage:
+    """One message read back from an outbox file."""
+
+    exchange: str
+    routing_key: str
+    properties: Mapping[str, Any]
+    body: bytes
+
+
+def _encode_line(
+    exchange: str, routing_key: str, body: bytes, properties: Mapping[str, Any]
+) -> bytes:
+    try:
+        text, encoding = body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = base64.b64encode(body).decode("ascii"), "base64"
+    record = {
+        "exchange": exchange,
+        "routing_key": routing_key,
+        "properties": dict(properties),
+        "body": text,
+        "body_encoding": encoding,
+    }
+    return (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+
+
+class OutboxSink:
+    """Append messages to a JSON Lines file; `confirm_all()` fsyncs them."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser()
+        self.description = f"outbox {self.path}"
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._fd: int | None = None
+        self._exchanges: set[str] = set()
+        self._unsynced = 0
+
+    @classmethod
+    def from_config(cls, source: ConfigSource, env: Mapping[str, str]) -> OutboxSink:
+        """The outbox named by `$STATEFUL_COLLECTORS_OUTBOX`, `[outbox] path`, or the default."""
+        if env.get(OUTBOX_ENV_VAR):
+            return cls(env[OUTBOX_ENV_VAR])
+        configured = source.section(_SPEC, "outbox")["path"]
+        return cls(configured or default_outbox_path(env))
+
+    def open(self, exchanges: Sequence[Exchange]) -> None:
+        self._exchanges = {exchange.name for exchange in exchanges}
+        directory = self.path.parent
+        created_dir = not directory.exists()
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            existed = self.path.exists()
+            self._fd = os.open(
+                self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600
+            )
+            if not existed or created_dir:
+                _fsync_dir(directory)
+        except OSError as exc:
+            raise PublishError(f"outbox {self.path} cannot be opened ({exc.strerror})") from None
+        log.debug("appending to %s", self.description)
+
+    def publish(
+        self, exchange: str, routing_key: str, body: bytes, properties: Mapping[str, Any]
+    ) -> None:
+        if self._fd is None:
+            raise RuntimeError("publish() before open() or after close()")
+        if exchange not in self._exchanges:
+            raise PublishError(
+                f"exchange {exchange!r} was not declared (declared: "
+                f"{', '.join(sorted(self._exchanges))}); add it to output_queue"
+            )
+        line = _encode_line(exchange, routing_key, body, properties)
+        self._pending.append(line)
+        self._pending_bytes += len(line)
+        if self._pending_bytes >= _WRITE_BATCH_BYTES:
+            self._write_pending()
+
+    def confirm_all(self) -> None:
+        if self._fd is None:
+            raise RuntimeError("confirm_all() before open() or after close()")
+        self._write_pending()
+        if self._unsynced:
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise PublishError(
+                    f"outbox {self.path} could not be synced ({exc.strerror}); "
+                    "the messages are not confirmed"
+                ) from None
+            self._unsynced = 0
+
+    def close(self) -> None:
+        self._pending.clear()
+        self._pending_bytes = 0
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+    def _write_pending(self) -> None:
+        if not self._pending:
+            return
+        assert self._fd is not None
+        data = b"".join(self._pending)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                size = os.fstat(self._fd).st_size
+                if size and _last_byte(self.path, size) != b"\n":
+                    data = b"\n" + data  # a crash cut the last line short: start a fresh one
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._fd, view) :]
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        except OSError as exc:
+            raise PublishError(
+                f"outbox {self.path} could not be written ({exc.strerror}); "
+                "the messages are not confirmed"
+            ) from None
+        self._unsynced += len(self._pending)
+        self._pending.clear()
+        self._pending_bytes = 0
+
+
+def _last_byte(path: Path, size: int) -> bytes:
+    with open(path, "rb") as file:
+        file.seek(size - 1)
+        return file.read(1)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def iter_outbox(path: str | os.PathLike[str]) -> Iterator[OutboxMessage]:
+    """Yield the messages of an outbox file in order, skipping damaged lines (logged)."""
+    path = Path(path)
+    with open(path, "rb") as file:
+        for number, line in enumerate(file, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                body_text = record["body"]
+                if record.get("body_encoding") == "base64":
+                    body = base64.b64decode(body_text, validate=True)
+                else:
+                    body = body_text.encode("utf-8")
+                yield OutboxMessage(
+                    record["exchange"], record["routing_key"], record["properties"], body
+                )
+            except (ValueError, KeyError, TypeError, binascii.Error):
+                log.warning("%s line %d is damaged (cut short by a crash?); skipped", path, number)
+
+
+def read_outbox(path: str | os.PathLike[str]) -> list[OutboxMessage]:
+    """All messages of an outbox file (see `iter_outbox`)."""
+    return list(iter_outbox(path))
