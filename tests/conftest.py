@@ -28,4 +28,6 @@ def state_dir(tmp_path: Path) -> Path:
     return path
 
 
+pytest_plugins = ["broker_support"]
+
 __all__ = ["ROOT", "FeedServer"]

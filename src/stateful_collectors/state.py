@@ -486,6 +486,18 @@ class StatefulCollectorMixin:
         """The state of the very first run. Returns `None`; override it."""
         return None
 
+    def checkpoint(self, state: Any) -> None:
+        """Wait until everything published so far is confirmed, then `save_state(state)`.
+
+        Call it every few hundred messages in a long run: a crash afterwards
+        resumes from here, re-publishing only what came after the checkpoint.
+        `state` must describe exactly what was published up to this call.
+        """
+        wait_for_confirms = getattr(self, "wait_for_confirms", None)
+        if wait_for_confirms is not None:
+            wait_for_confirms()
+        self.save_state(state)
+
     # -- extras
 
     @property
