@@ -3,7 +3,7 @@
 ```text
 stateful-collectors run MODULE:CLASS [--config FILE] [--verbose]
 stateful-collectors state path|show|reset|set MODULE:CLASS [--config FILE] [--yes] [VALUE]
-stateful-collectors demo-feed [--port 8000] [--history 20] [--interval 10]
+stateful-collectors demo-feed [--port 8808] [--history 20] [--interval 10]
 ```
 
 `MODULE` is a dotted module name importable from the current directory
@@ -311,7 +311,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     feed = commands.add_parser("demo-feed", help="serve the demo feed the guide collects from")
     feed.add_argument("--host", default="127.0.0.1")
-    feed.add_argument("--port", type=int, default=8000)
+    feed.add_argument("--port", type=int, default=8808)
     feed.add_argument("--history", type=int, default=20, help="items already in the feed")
     feed.add_argument(
         "--interval", type=float, default=10.0, help="seconds between new items (0: none)"

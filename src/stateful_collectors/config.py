@@ -26,10 +26,10 @@ Example:
         url :: str
         timeout = 30 :: int
     ''')
-    source = ConfigSource.from_text('[feed]\nurl = http://localhost:8000/items.json\n')
+    source = ConfigSource.from_text('[feed]\nurl = http://localhost:8808/items.json\n')
     section = source.section(spec, 'feed')
     print(section['url'], section['timeout'])
-    #> http://localhost:8000/items.json 30
+    #> http://localhost:8808/items.json 30
     ```
 """
 

@@ -1,6 +1,6 @@
 r"""A small HTTP feed of timestamped items, for the guide's collectors to fetch from.
 
-Run it with `stateful-collectors demo-feed --port 8000`, or start it from Python
+Run it with `stateful-collectors demo-feed --port 8808`, or start it from Python
 (tests and docs do) with `DemoFeed(...).serve()`.
 
 Endpoints (all GET unless noted):
@@ -285,7 +285,7 @@ def _ticks(interval: float) -> Iterator[None]:
 
 def serve_forever(
     host: str = "127.0.0.1",
-    port: int = 8000,
+    port: int = 8808,
     history: int = 20,
     interval: float = 10.0,
     start: dt.datetime | None = None,

@@ -66,9 +66,9 @@ def make_config(section: str, **options: Any) -> str:
     ```python
     from stateful_collectors.testing import make_config
 
-    print(make_config("feed", url="http://localhost:8000/items.json", timeout=5), end="")
+    print(make_config("feed", url="http://localhost:8808/items.json", timeout=5), end="")
     #> [feed]
-    #> url = http://localhost:8000/items.json
+    #> url = http://localhost:8808/items.json
     #> timeout = 5
     ```
     """
