@@ -491,7 +491,10 @@ def _parse_ini(text: str, name: str) -> dict[str, _RawSection]:
             "keep one"
         ) from None
     except configparser.ParsingError as exc:
-        lineno, line = exc.errors[0] if exc.errors else (0, "")
+        # configparser keeps repr(line) in exc.errors; quote the line from the text instead
+        lineno = exc.errors[0][0] if exc.errors else 0
+        lines = text.splitlines()
+        line = lines[lineno - 1] if 0 < lineno <= len(lines) else ""
         raise ConfigError(
             f"{name}: line {lineno}: cannot parse {line.strip()!r}; write 'option = value'"
         ) from None
