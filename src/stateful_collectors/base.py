@@ -61,7 +61,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from stateful_collectors.config import ConfigSection, ConfigSource, ConfigSpec
@@ -182,6 +182,25 @@ class AbstractBaseCollector:
         )
         cls._parsed_config_spec = (cls.config_spec, parsed)
         return parsed
+
+    @classmethod
+    def cli_main(cls, argv: Sequence[str] | None = None) -> int:
+        """Run this collector once as a command; return its exit status.
+
+        The target of a console script, so an installed package gets one command
+        per collector without writing any code:
+
+        ```toml
+        [project.scripts]
+        collector-my-feed = "my_package.feeds:MyFeedCollector.cli_main"
+        ```
+
+        `stateful-collectors scripts my_package.feeds` prints such lines for
+        every collector of a module. Options: `--config FILE`, `--verbose`.
+        """
+        from stateful_collectors.cli import collector_main
+
+        return collector_main(cls)(argv)
 
     def run_collection(self) -> None:
         """One whole run: take the state lock (if any), `run()`, `after_completed_publishing()`."""
@@ -358,7 +377,7 @@ class BaseCollector(QueuedBase):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        raw_type = cls.__dict__.get("raw_type")
+        raw_type = cls.raw_type  # the inherited value too: a subclass may drop content_type
         if raw_type is None:
             return
         if raw_type not in RAW_TYPES:
@@ -400,11 +419,14 @@ class BaseCollector(QueuedBase):
         """The source `provider.channel`, e.g. `my-statefull-collector.example-channel`."""
         provider = self.get_source_provider()
         channel = self.get_source_channel(**processed_data)
-        for part, what in ((provider, "provider"), (channel, "channel")):
+        for part, what, where in (
+            (provider, "provider", "set source_provider = '...' on the class"),
+            (channel, "channel", "return such a name from get_source_channel()"),
+        ):
             if not isinstance(part, str) or not _SOURCE_PART_RE.match(part):
                 raise ValueError(
                     f"source {what} {part!r} of {type(self).__qualname__} is invalid; use 1-32 "
-                    "ASCII letters, digits or hyphens"
+                    f"ASCII letters, digits or hyphens ({where})"
                 )
         return f"{provider}.{channel}"
 

@@ -3,17 +3,26 @@
 ```text
 stateful-collectors run MODULE:CLASS [--config FILE] [--verbose]
 stateful-collectors state path|show|reset|set MODULE:CLASS [--config FILE] [--yes] [VALUE]
+stateful-collectors scripts MODULE
 stateful-collectors demo-feed [--port 8808] [--history 20] [--interval 10]
 ```
 
 `MODULE` is a dotted module name importable from the current directory
 (`examples.my_collector`) or a path to a Python file (`examples/my_collector.py`).
+The state file's name comes from the module name, so give `run` and `state`
+the same form.
+
+`python -m stateful_collectors` is the same command.
 
 Each run ends with one summary line on stderr and an exit status from
 `stateful_collectors.errors.ExitStatus`: 0 success, 1 failure, 2 usage error,
-3 config error, 4 state file error, 5 already running, 130 interrupted. User
-mistakes get one line and no traceback; `--verbose` adds debug logs and the
-traceback of unexpected errors.
+3 config error, 4 state file error, 5 already running, 130 interrupted (Ctrl+C
+or SIGTERM). User mistakes get one line and no traceback; `--verbose` adds
+debug logs and the traceback of unexpected errors.
+
+`state show`, `state reset` and `state set` take the collector's
+single-instance lock, so they never race a running collector (exit status 5
+while one runs); `state path` only prints where the file is.
 """
 
 from __future__ import annotations
@@ -22,21 +31,31 @@ import argparse
 import datetime as dt
 import importlib
 import importlib.util
-import json
 import logging
 import os
-import pprint
+import re
+import shutil
 import signal
 import sys
+import threading
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from stateful_collectors.errors import CollectorError, ExitStatus
 
-__all__ = ["collector_main", "load_collector_class", "main", "run_collector"]
+__all__ = [
+    "collector_main",
+    "load_collector_class",
+    "main",
+    "run_collector",
+    "script_entries",
+]
 
 log = logging.getLogger("stateful_collectors")
+
+PROG = "stateful-collectors"
 
 
 class UsageError(CollectorError):
@@ -45,11 +64,60 @@ class UsageError(CollectorError):
     exit_status = ExitStatus.USAGE_ERROR
 
 
+class CollectorImportError(CollectorError):
+    """The collector's module could not be imported (an error in its code)."""
+
+    exit_status = ExitStatus.FAILURE
+
+
 # ---------------------------------------------------------------- loading a collector
 
 
+def _is_path(module_part: str) -> bool:
+    return module_part.endswith(".py") or os.sep in module_part
+
+
+def _import_module(module_part: str) -> Any:
+    """Import a dotted module, or a .py file as a module named after its stem."""
+    if _is_path(module_part):
+        path = Path(module_part)
+        if not path.is_file():
+            raise UsageError(f"{path}: no such Python file")
+        module_name = path.stem
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise UsageError(f"{path}: cannot be imported as a Python module")
+        module = importlib.util.module_from_spec(spec)
+        sys.path.insert(0, str(path.resolve().parent))
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            del sys.modules[module_name]
+            raise CollectorImportError(f"cannot import {path}: {_describe(exc)}") from exc
+        return module
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(module_part)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_part == exc.name or module_part.startswith(exc.name + ".")):
+            raise UsageError(
+                f"no module named {exc.name!r} (from {module_part!r}); run from the directory "
+                "that contains it, or give the path to the .py file"
+            ) from None
+        raise CollectorImportError(f"cannot import {module_part}: {_describe(exc)}") from exc
+    except Exception as exc:
+        raise CollectorImportError(f"cannot import {module_part}: {_describe(exc)}") from exc
+
+
 def load_collector_class(target: str) -> type:
-    """Import `MODULE:CLASS` (dotted module or path to a .py file) and return the class."""
+    """Import `MODULE:CLASS` (dotted module or path to a .py file) and return the class.
+
+    Raises:
+        UsageError: the target is malformed or names nothing (exit status 2).
+        CollectorImportError: the module raised while being imported (exit status 1).
+    """
     from stateful_collectors.base import AbstractBaseCollector
 
     module_part, sep, class_part = target.rpartition(":")
@@ -57,29 +125,7 @@ def load_collector_class(target: str) -> type:
         raise UsageError(
             f"{target!r} is not MODULE:CLASS; write e.g. examples.my_collector:MyStatefullCollector"
         )
-    if module_part.endswith(".py") or os.sep in module_part:
-        path = Path(module_part)
-        if not path.is_file():
-            raise UsageError(f"{path}: no such Python file")
-        module_name = path.stem
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.path.insert(0, str(path.resolve().parent))
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    else:
-        if "" not in sys.path and os.getcwd() not in sys.path:
-            sys.path.insert(0, os.getcwd())
-        try:
-            module = importlib.import_module(module_part)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_part.startswith(exc.name):
-                raise UsageError(
-                    f"no module named {exc.name!r} (from {target!r}); run from the directory "
-                    "that contains it, or give the path to the .py file"
-                ) from None
-            raise
+    module = _import_module(module_part)
     obj: Any = module
     for attribute in class_part.split("."):
         obj = getattr(obj, attribute, None)
@@ -88,6 +134,11 @@ def load_collector_class(target: str) -> type:
     if not (isinstance(obj, type) and issubclass(obj, AbstractBaseCollector)):
         raise UsageError(f"{target!r} is not a collector class (a subclass of BaseCollector)")
     return obj
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 # ---------------------------------------------------------------- run
@@ -108,17 +159,27 @@ def _raise_keyboard_interrupt(signum: int, _frame: Any) -> NoReturn:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _summary(collector: Any, outcome: str) -> str:
+def _file_identity(path: Path | None) -> tuple[int, int, int] | None:
+    if path is None:
+        return None
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size
+
+
+def _summary(collector: Any, outcome: str, state_saved: bool) -> str:
     published = getattr(collector, "published_count", 0)
-    sink = getattr(collector, "sink_description", None) or "no sink"
-    parts = [f"{outcome}: published {published} message(s) to {sink}"]
+    sink = getattr(collector, "sink_description", None)
+    text = f"{outcome}: published {published} message(s)" + (f" to {sink}" if sink else "")
     state_path = getattr(collector, "state_file_path", None)
     if state_path is not None:
-        if getattr(collector, "state_saved", False):
-            parts.append(f"state saved to {state_path}")
+        if state_saved:
+            text += f"; state saved to {state_path}"
         else:
-            parts.append("state not saved (the next run starts from the previous state)")
-    return "; ".join(parts)
+            text += "; state not saved (the next run starts from the previous state)"
+    return text
 
 
 def run_collector(
@@ -126,40 +187,57 @@ def run_collector(
 ) -> ExitStatus:
     """Run one collector as the command line does; return the exit status.
 
-    Prints one summary line on stderr. Never raises for user mistakes.
+    Prints exactly one summary line on stderr: the outcome, how many messages
+    were published and where, and whether the state was saved. Never raises for
+    user mistakes; Ctrl+C and SIGTERM give `ExitStatus.INTERRUPTED` with the
+    state not advanced.
     """
     _configure_logging(verbose)
     name = cls.__qualname__
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous_sigterm = (
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt) if in_main_thread else None
+    )
+    collector: Any = None
+    state_before: tuple[int, int, int] | None = None
+    did_nothing = False  # nothing was attempted: the line is the error alone
     try:
-        collector = cls(config_file=config_file)
-    except CollectorError as exc:
-        print(f"{name}: {exc}", file=sys.stderr)
-        return exc.exit_status
-    previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    try:
-        collector.run_collection()
-    except KeyboardInterrupt:
-        collector.stop()
-        print(f"{name}: {_summary(collector, 'interrupted')}", file=sys.stderr)
-        return ExitStatus.INTERRUPTED
-    except CollectorError as exc:
-        if exc.exit_status == ExitStatus.ALREADY_RUNNING:
-            print(f"{name}: {exc}", file=sys.stderr)
-        else:
-            print(f"{name}: {_summary(collector, f'failed: {exc}')}", file=sys.stderr)
-        return exc.exit_status
-    except Exception as exc:
-        if verbose:
-            log.exception("%s failed", name)
-        first_line = str(exc).splitlines()[0] if str(exc) else ""
-        reason = f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
-        print(f"{name}: {_summary(collector, f'failed: {reason}')}", file=sys.stderr)
-        return ExitStatus.FAILURE
+        try:
+            collector = cls(config_file=config_file)
+            state_before = _file_identity(getattr(collector, "state_file_path", None))
+            collector.run_collection()
+            status, outcome = ExitStatus.SUCCESS, "ok"
+        except KeyboardInterrupt:
+            status, outcome = ExitStatus.INTERRUPTED, "interrupted"
+        except CollectorError as exc:
+            status, outcome = exc.exit_status, f"failed: {exc}"
+            if collector is None or exc.exit_status == ExitStatus.ALREADY_RUNNING:
+                did_nothing, outcome = True, str(exc)
+        except Exception as exc:
+            if verbose:
+                log.exception("%s failed", name)
+            hint = "" if verbose else " (--verbose shows the traceback)"
+            status, outcome = ExitStatus.FAILURE, f"failed: {_describe(exc)}{hint}"
+            did_nothing = collector is None
+        if collector is not None:
+            try:
+                collector.close()
+            except KeyboardInterrupt:
+                status, outcome = ExitStatus.INTERRUPTED, "interrupted"
+            except Exception as exc:  # the run's outcome is what matters; note the rest
+                log.warning("%s: closing failed: %s", name, _describe(exc))
+        if did_nothing:
+            print(f"{name}: {outcome}", file=sys.stderr)
+            return status
+        state_path = getattr(collector, "state_file_path", None)
+        saved = bool(getattr(collector, "state_saved", False)) or (
+            _file_identity(state_path) != state_before
+        )
+        print(f"{name}: {_summary(collector, outcome, saved)}", file=sys.stderr)
+        return status
     finally:
-        signal.signal(signal.SIGTERM, previous_handler)
-        collector.close()
-    print(f"{name}: {_summary(collector, 'ok')}", file=sys.stderr)
-    return ExitStatus.SUCCESS
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
 
 
 def collector_main(cls: type) -> Callable[[Sequence[str] | None], int]:
@@ -178,11 +256,12 @@ def collector_main(cls: type) -> Callable[[Sequence[str] | None], int]:
     #> main Run DemoCollector once. Usage: [--config FILE] [--verbose]
     ```
 
-    In `pyproject.toml`: `[project.scripts] collector-demo = "my_package.demo:main"`.
+    In `pyproject.toml`: `[project.scripts] collector-demo = "my_package.demo:main"`, or
+    point at the class's `cli_main` (see `stateful-collectors scripts`) and write no code.
     """
 
     def main(argv: Sequence[str] | None = None) -> int:
-        parser = argparse.ArgumentParser(description=f"Run {cls.__qualname__} once.")
+        parser = _Parser(description=f"Run {cls.__qualname__} once.")
         _add_run_options(parser)
         args = parser.parse_args(argv)
         return int(run_collector(cls, config_file=args.config, verbose=args.verbose))
@@ -201,6 +280,54 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
 
 
+# ---------------------------------------------------------------- console scripts
+
+
+def _kebab(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name).replace("_", "-").lower()
+
+
+def script_entries(module_name: str) -> list[tuple[str, str]]:
+    """`(command, entry point)` for every collector class defined in a module.
+
+    The command is `collector-` and the collector's config section with `_`
+    turned into `-` (the class name when it has no `config_spec`); the entry
+    point is the class's `cli_main`. Classes without a `raw_type` (abstract
+    bases) are left out.
+    """
+    from stateful_collectors.base import AbstractBaseCollector
+
+    if _is_path(module_name) or ":" in module_name:
+        raise UsageError(
+            f"{module_name!r}: give the module's dotted import name (e.g. my_package.collectors), "
+            "the one the installed package is imported by"
+        )
+    module = _import_module(module_name)
+    classes = [
+        obj
+        for obj in vars(module).values()
+        if isinstance(obj, type)
+        and issubclass(obj, AbstractBaseCollector)
+        and obj.__module__ == module.__name__
+        and getattr(obj, "raw_type", "") is not None
+    ]
+    if not classes:
+        raise UsageError(f"module {module_name!r} defines no collector class")
+    names = {}
+    for cls in classes:
+        spec = cls.get_config_spec()
+        base = spec.main_section if spec is not None else cls.__name__
+        names[cls] = f"collector-{_kebab(base)}"
+    clashing = {name for name in names.values() if list(names.values()).count(name) > 1}
+    return [
+        (
+            f"{name}-{_kebab(cls.__name__)}" if name in clashing else name,
+            f"{module.__name__}:{cls.__qualname__}.cli_main",
+        )
+        for cls, name in names.items()
+    ]
+
+
 # ---------------------------------------------------------------- state
 
 
@@ -208,68 +335,96 @@ def _state_collector(target: str, config_file: str | None) -> Any:
     cls = load_collector_class(target)
     collector = cls(config_file=config_file)
     if not hasattr(collector, "state_file_path"):
+        collector.close()
         raise UsageError(f"{target} keeps no state (it does not use StatefulCollectorMixin)")
     return collector
 
 
-def _format_state(state: Any) -> str:
-    try:
-        return json.dumps(state, indent=2, sort_keys=True, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return pprint.pformat(state, width=100, sort_dicts=True)
-
-
 def _backup(path: Path) -> Path | None:
+    """Keep the current state file under a new name next to it (a hard link, or a copy)."""
     if not path.exists():
         return None
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     backup = path.with_name(f"{path.name}.{stamp}.bak")
-    os.link(path, backup)
+    try:
+        os.link(path, backup)
+    except OSError:  # a file system without hard links
+        shutil.copy2(path, backup)
+    _fsync_directory(path.parent)
     return backup
 
 
-def _state_command(args: argparse.Namespace) -> int:
+def _state_command(args: argparse.Namespace) -> ExitStatus:
     collector = _state_collector(args.target, args.config)
     path: Path = collector.state_file_path
     if args.action == "path":
+        collector.close()
         print(path)
         return ExitStatus.SUCCESS
+    if args.action == "set" and args.value is None:
+        collector.close()
+        raise UsageError("state set needs a JSON VALUE (or - to read it from stdin)")
+    if args.action != "set" and args.value is not None:
+        collector.close()
+        raise UsageError(f"state {args.action} takes no VALUE (got {args.value!r})")
     try:
         collector.acquire_state_lock()
         if args.action == "show":
-            exists = path.exists()
-            state = collector.load_state()
-            if not exists:
-                print(f"# no state file yet at {path}; a first run starts from:")
-            print(_format_state(state))
-        elif args.action == "reset":
-            if not path.exists():
-                print(f"no state file at {path}; nothing to reset")
-                return ExitStatus.SUCCESS
-            if not args.yes and not _confirm(
-                f"Reset the state of {args.target}? The next run starts from the default "
-                "state and fetches everything again. [y/N] "
-            ):
-                print("not reset")
-                return ExitStatus.FAILURE
-            backup = _backup(path)
-            os.unlink(path)
-            _fsync_directory(path.parent)
-            print(f"state reset; the old state is kept in {backup}")
-        elif args.action == "set":
-            text = sys.stdin.read() if args.value == "-" else args.value
-            if text is None:
-                raise UsageError("state set needs a JSON VALUE (or - to read it from stdin)")
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"VALUE is not valid JSON ({exc.msg} at {exc.pos})") from None
-            backup = _backup(path)
-            collector.save_state(value)
-            kept = f"; the old state is kept in {backup}" if backup else ""
-            print(f"state saved to {path}{kept}")
+            return _show(collector, path)
+        if args.action == "reset":
+            return _reset(collector, path, args)
+        return _set(collector, path, args.value)
     finally:
         collector.close()
+
+
+def _show(collector: Any, path: Path) -> ExitStatus:
+    from stateful_collectors.state_view import format_state
+
+    if path.exists():
+        state = collector.load_state()
+    else:
+        print(f"# no state file yet at {path}; the first run starts from:", file=sys.stderr)
+        state = collector.make_default_state()
+    print(format_state(state))
+    return ExitStatus.SUCCESS
+
+
+def _reset(collector: Any, path: Path, args: argparse.Namespace) -> ExitStatus:
+    if not path.exists():
+        print(f"no state file at {path}; nothing to reset")
+        return ExitStatus.SUCCESS
+    if not args.yes and not _confirm(
+        f"Reset the state of {args.target}? The next run starts from the default "
+        "state and fetches everything again. [y/N] "
+    ):
+        print("not reset; the state file is unchanged", file=sys.stderr)
+        return ExitStatus.FAILURE
+    backup = _backup(path)
+    os.unlink(path)
+    _fsync_directory(path.parent)
+    print(f"state reset; the old state is kept in {backup} (to undo: cp -p {backup} {path})")
+    return ExitStatus.SUCCESS
+
+
+def _set(collector: Any, path: Path, value: str) -> ExitStatus:
+    from stateful_collectors.state_view import parse_state
+
+    text = sys.stdin.read() if value == "-" else value
+    where = "stdin" if value == "-" else "VALUE"
+    try:
+        state = parse_state(text)
+    except ValueError as exc:
+        raise UsageError(f"{where} is not a state: {exc}; nothing was changed") from None
+    backup = _backup(path)
+    try:
+        collector.save_state(state)
+    except TypeError as exc:  # e.g. a set for a collector whose state_codec is 'json'
+        if backup is not None:
+            os.unlink(backup)
+        raise UsageError(f"{where} cannot be saved: {exc}; nothing was changed") from None
+    kept = f"; the old state is kept in {backup} (to undo: cp -p {backup} {path})" if backup else ""
+    print(f"state saved to {path}{kept}")
     return ExitStatus.SUCCESS
 
 
@@ -277,6 +432,7 @@ def _confirm(question: str) -> bool:
     try:
         return input(question).strip().lower() in ("y", "yes")
     except EOFError:
+        print(file=sys.stderr)
         return False
 
 
@@ -291,9 +447,16 @@ def _fsync_directory(directory: Path) -> None:
 # ---------------------------------------------------------------- main
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are one line (and exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(ExitStatus.USAGE_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="stateful-collectors",
+    parser = _Parser(
+        prog=PROG,
         description="Run stateful collectors and look after their state.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -308,6 +471,12 @@ def _build_parser() -> argparse.ArgumentParser:
     state.add_argument("value", nargs="?", metavar="VALUE", help="JSON for 'set' (- for stdin)")
     state.add_argument("--config", metavar="FILE", help="config file to read")
     state.add_argument("-y", "--yes", action="store_true", help="reset without asking")
+    state.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
+
+    scripts = commands.add_parser(
+        "scripts", help="print [project.scripts] lines, one command per collector of a module"
+    )
+    scripts.add_argument("module", metavar="MODULE", help="dotted module name")
 
     feed = commands.add_parser("demo-feed", help="serve the demo feed the guide collects from")
     feed.add_argument("--host", default="127.0.0.1")
@@ -320,27 +489,64 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _dispatch(args: argparse.Namespace) -> ExitStatus | int:
+    if args.command == "run":
+        cls = load_collector_class(args.target)
+        return run_collector(cls, config_file=args.config, verbose=args.verbose)
+    if args.command == "state":
+        _configure_logging(args.verbose)
+        return _state_command(args)
+    if args.command == "scripts":
+        entries = script_entries(args.module)
+        print("[project.scripts]")
+        for command, entry_point in entries:
+            print(f'{command} = "{entry_point}"')
+        return ExitStatus.SUCCESS
+    if args.command == "demo-feed":
+        return _demo_feed(args)
+    raise AssertionError(args.command)
+
+
+def _demo_feed(args: argparse.Namespace) -> int:
+    from stateful_collectors.demo_feed import parse_time, serve_forever
+
+    try:
+        start = parse_time(args.start) if args.start else None
+    except ValueError:
+        raise UsageError(
+            f"--start {args.start!r} is not an ISO 8601 time; write e.g. 2026-11-27T20:00:00Z"
+        ) from None
+    if args.history < 0 or args.interval < 0:
+        raise UsageError("--history and --interval cannot be negative")
+    try:
+        return serve_forever(args.host, args.port, args.history, args.interval, start)
+    except OSError as exc:
+        raise CollectorError(
+            f"cannot serve on {args.host}:{args.port} ({exc.strerror or exc}); pick another --port"
+        ) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The `stateful-collectors` command; returns the exit status."""
     args = _build_parser().parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    prefix = f"{PROG} {args.command}"
     try:
-        if args.command == "run":
-            cls = load_collector_class(args.target)
-            return int(run_collector(cls, config_file=args.config, verbose=args.verbose))
-        if args.command == "state":
-            _configure_logging(False)
-            return int(_state_command(args))
-        if args.command == "demo-feed":
-            from stateful_collectors.demo_feed import serve_forever
-
-            start = dt.datetime.fromisoformat(args.start) if args.start else None
-            return serve_forever(args.host, args.port, args.history, args.interval, start)
+        return int(_dispatch(args))
     except CollectorError as exc:
-        print(f"stateful-collectors: {exc}", file=sys.stderr)
+        if verbose and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__)
+        print(f"{prefix}: {exc}", file=sys.stderr)
         return int(exc.exit_status)
     except KeyboardInterrupt:
+        print(f"{prefix}: interrupted", file=sys.stderr)
         return int(ExitStatus.INTERRUPTED)
-    raise AssertionError(args.command)
+    except Exception as exc:
+        if verbose:
+            traceback.print_exc()
+        hint = "" if verbose else " (--verbose shows the traceback)"
+        print(f"{prefix}: failed: {_describe(exc)}{hint}", file=sys.stderr)
+        return int(ExitStatus.FAILURE)
 
 
 if __name__ == "__main__":

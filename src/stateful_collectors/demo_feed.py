@@ -55,6 +55,7 @@ from typing import Any
 __all__ = ["DemoFeed", "FeedServer", "format_time", "parse_time", "serve_forever"]
 
 _SEVERITIES = ("low", "medium", "high")
+_MAX_ADD = 100_000  # items one POST /add may create
 
 
 def format_time(moment: dt.datetime) -> str:
@@ -199,9 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         try:
-            since = query.get("since") or query.get("from")
-            limit = int(query["limit"]) if "limit" in query else None
-            items = self.feed.items(since, inclusive="from" in query, limit=limit)
+            items = self._query_items(query)
         except ValueError as exc:
             self._send(HTTPStatus.BAD_REQUEST, "text/plain", f"bad query: {exc}\n".encode())
             return
@@ -216,6 +215,17 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Last-Modified"] = email.utils.format_datetime(parse_time(newest), usegmt=True)
         self._send(HTTPStatus.OK, content_type, body, headers)
 
+    def _query_items(self, query: dict[str, str]) -> list[dict[str, Any]]:
+        if "since" in query and "from" in query:
+            raise ValueError("give since or from, not both")
+        since = query.get("since", query.get("from"))
+        limit = None
+        if "limit" in query:
+            limit = int(query["limit"])
+            if limit < 0:
+                raise ValueError("limit cannot be negative")
+        return self.feed.items(since, inclusive="from" in query, limit=limit)
+
     def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
@@ -225,7 +235,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             count = int(query.get("count", "1"))
         except ValueError:
-            self._send(HTTPStatus.BAD_REQUEST, "text/plain", b"count must be a number\n")
+            count = -1
+        if not 0 <= count <= _MAX_ADD:
+            message = f"count must be a whole number from 0 to {_MAX_ADD}\n"
+            self._send(HTTPStatus.BAD_REQUEST, "text/plain", message.encode())
             return
         added = self.feed.add(count, same_time=query.get("same_time") in ("1", "true", "yes"))
         self._send(HTTPStatus.OK, "application/json", json.dumps(added).encode())
@@ -240,6 +253,8 @@ class _Handler(BaseHTTPRequestHandler):
                 since = email.utils.parsedate_to_datetime(if_modified_since)
             except (TypeError, ValueError):
                 return False
+            if since.tzinfo is None:  # "-0000" means UTC without saying so
+                since = since.replace(tzinfo=dt.UTC)
             return parse_time(newest) <= since
         return False
 
