@@ -26,6 +26,7 @@ _EXPORTS = {
     "CollectorStopped": "stateful_collectors.base",
     "StatefulCollectorMixin": "stateful_collectors.state",
     "StateFile": "stateful_collectors.state",
+    "BaseTimeOrderedRowsCollector": "stateful_collectors.rows",
     "ConfigSpec": "stateful_collectors.config",
     "ConfigSource": "stateful_collectors.config",
     "CollectorError": "stateful_collectors.errors",
@@ -40,6 +41,7 @@ __all__ = [
     "AbstractBaseCollector",
     "AlreadyRunningError",
     "BaseCollector",
+    "BaseTimeOrderedRowsCollector",
     "CollectorError",
     "CollectorStopped",
     "ConfigError",
@@ -71,6 +73,7 @@ if TYPE_CHECKING:
         PublishError,
         StateFileError,
     )
+    from stateful_collectors.rows import BaseTimeOrderedRowsCollector
     from stateful_collectors.state import StateFile, StatefulCollectorMixin
 
 
