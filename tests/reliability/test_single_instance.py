@@ -68,7 +68,7 @@ class Setup:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STATEFUL_COLLECTORS_")}
         return subprocess.Popen(
             [
-                str(COMMAND),
+                *COMMAND,
                 "run",
                 f"{GATED_COLLECTOR}:GatedCollector",
                 "--config",
