@@ -547,7 +547,13 @@ class StatefulCollectorMixin:
             version, state = loaded[_VERSION_KEY], loaded[_STATE_KEY]
         else:
             version, state = 0, loaded
-        if not isinstance(version, int) or version > self.state_version:
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise StateFileError(
+                f"state file {self.state_file_path} has an invalid state version {version!r} "
+                "(not a whole number); it was left untouched: restore it from a backup or "
+                "reset the state"
+            )
+        if version > self.state_version:
             raise StateFileError(
                 f"state file {self.state_file_path} has state version {version!r}, newer than "
                 f"{type(self).__qualname__}'s {self.state_version}; run the newer collector "
