@@ -7,6 +7,13 @@ collector keeps publishing (a design that waited for each confirm in turn
 would be about twelve times slower). `confirm_all()` then serves the
 connection until the broker has acknowledged every message.
 
+The connection is driven from the caller's thread, except while the caller is
+busy elsewhere (downloading for minutes inside `start_publishing()`, say): a
+small keeper thread then serves it about once a second, so heartbeats keep
+flowing, buffered frames go out and confirms are read. The two never touch the
+connection at the same time (a lock), and the keeper only steps in when the
+lock is free, so publishing itself pays nothing for it.
+
 It raises `PublishError`, and the run fails without saving state, when the
 broker cannot be reached or refuses the credentials, closes the channel (no
 such exchange, access refused), nacks a message, returns it as unroutable (no
@@ -44,6 +51,9 @@ from __future__ import annotations
 
 import collections
 import logging
+import re
+import socket
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
@@ -83,6 +93,7 @@ _SPEC = ConfigSpec.parse(
 )
 
 _PUMP_EVERY = 256  # publishes between two non-blocking turns of the I/O loop
+_KEEPALIVE_PERIOD = 1.0  # seconds between two turns of the keeper thread
 
 
 def connection_parameters(
@@ -128,7 +139,12 @@ def _describe_parameters(parameters: pika.connection.Parameters) -> str:
 
 
 class AmqpSink:
-    """Publish to RabbitMQ with publisher confirms (see the module docstring)."""
+    """Publish to RabbitMQ with publisher confirms (see the module docstring).
+
+    Attributes:
+        published: messages handed to the broker since `open()`.
+        confirmed: of those, how many the broker has acknowledged.
+    """
 
     def __init__(
         self, parameters: pika.connection.Parameters, *, confirm_timeout: float = 600
@@ -146,6 +162,9 @@ class AmqpSink:
         self._exchanges: list[Exchange] = []
         self._outstanding: collections.deque[int] = collections.deque()
         self._acked_early: set[int] = set()
+        self._lock = threading.Lock()
+        self._keeper: threading.Thread | None = None
+        self._keeper_stop = threading.Event()
 
     @classmethod
     def from_config(cls, source: ConfigSource, env: Mapping[str, str]) -> AmqpSink:
@@ -162,62 +181,79 @@ class AmqpSink:
     # -- the Sink protocol
 
     def open(self, exchanges: Sequence[Exchange]) -> None:
-        self._exchanges = list(exchanges)
-        self._connection = SelectConnection(
-            self.parameters,
-            on_open_callback=self._on_connection_open,
-            on_open_error_callback=self._on_connection_open_error,
-            on_close_callback=self._on_connection_closed,
+        with self._lock:
+            self._exchanges = list(exchanges)
+            self.published = self.confirmed = 0
+            self._outstanding.clear()
+            self._acked_early.clear()
+            self._ready = self._closed = False
+            self._error = None
+            self._connection = SelectConnection(
+                self.parameters,
+                on_open_callback=self._on_connection_open,
+                on_open_error_callback=self._on_connection_open_error,
+                on_close_callback=self._on_connection_closed,
+            )
+            self._connection.ioloop.activate_poller()
+            timeout = (self.parameters.socket_timeout or 10) + 30
+            self._serve_until(lambda: self._ready, timeout, "connecting and declaring exchanges")
+            log.debug("connected: %s", self.description)
+        self._keeper_stop.clear()
+        self._keeper = threading.Thread(
+            target=self._keep_alive, name="amqp-sink-keeper", daemon=True
         )
-        self._connection.ioloop.activate_poller()
-        timeout = (self.parameters.socket_timeout or 10) + 30
-        self._serve_until(lambda: self._ready, timeout, "connecting and declaring exchanges")
-        log.debug("connected: %s", self.description)
+        self._keeper.start()
 
     def publish(
         self, exchange: str, routing_key: str, body: bytes, properties: Mapping[str, Any]
     ) -> None:
-        self._raise_if_failed()
-        if not self._ready:
-            raise RuntimeError("publish() before open() or after close()")
-        props = dict(properties)
-        props.setdefault("delivery_mode", pika.DeliveryMode.Persistent)
-        self._channel.basic_publish(
-            exchange, routing_key, body, pika.BasicProperties(**props), mandatory=True
-        )
-        self.published += 1
-        self._outstanding.append(self.published)  # delivery tags count from 1 on the channel
-        if self.published % _PUMP_EVERY == 0:
-            self._serve_once(block=False)
+        with self._lock:
             self._raise_if_failed()
+            if not self._ready:
+                raise RuntimeError("publish() before open() or after close()")
+            props = dict(properties)
+            props.setdefault("delivery_mode", pika.DeliveryMode.Persistent)
+            self._channel.basic_publish(
+                exchange, routing_key, body, pika.BasicProperties(**props), mandatory=True
+            )
+            self.published += 1
+            self._outstanding.append(self.published)  # delivery tags count from 1 on the channel
+            if self.published % _PUMP_EVERY == 0:
+                self._serve_once(block=False)
+                self._raise_if_failed()
 
     def confirm_all(self) -> None:
-        self._serve_until(
-            lambda: self.confirmed >= self.published,
-            self.confirm_timeout,
-            f"waiting for the broker to confirm {self.published - self.confirmed} message(s)",
-        )
+        with self._lock:
+            self._serve_until(
+                lambda: self.confirmed >= self.published,
+                self.confirm_timeout,
+                f"waiting for the broker to confirm {self.published - self.confirmed} message(s)",
+            )
 
     def close(self) -> None:
-        connection = self._connection
-        if connection is None:
-            return
-        try:
-            if connection.is_open:
-                connection.close()
-                self._serve_until(lambda: self._closed, 10, "closing the connection", check=False)
-        except Exception as exc:  # closing is best effort; the run's outcome is already known
-            log.debug("error while closing %s: %s", self.description, exc)
-        finally:
+        self._stop_keeper()
+        with self._lock:
+            connection = self._connection
+            if connection is None:
+                return
             try:
-                connection.ioloop.deactivate_poller()
-                connection.ioloop.close()
-            except Exception:  # noqa: BLE001 - the loop may already be closed
-                pass
-            self._connection = None
-            self._ready = False
+                if connection.is_open:
+                    connection.close()
+                    self._serve_until(
+                        lambda: self._closed, 10, "closing the connection", check=False
+                    )
+            except Exception as exc:  # closing is best effort; the run's outcome is known
+                log.debug("error while closing %s: %s", self.description, exc)
+            finally:
+                try:
+                    connection.ioloop.deactivate_poller()
+                    connection.ioloop.close()
+                except Exception:  # noqa: BLE001 - the loop may already be closed
+                    pass
+                self._connection = None
+                self._ready = False
 
-    # -- driving the I/O loop from the caller's thread
+    # -- driving the I/O loop from the caller's thread (callers hold self._lock)
 
     def _serve_once(self, *, block: bool) -> None:
         assert self._connection is not None
@@ -256,6 +292,29 @@ class AmqpSink:
         if connection is not None and connection.is_open:
             connection.close()
 
+    # -- the keeper thread: serves the connection while the caller is busy elsewhere
+
+    def _keep_alive(self) -> None:
+        while not self._keeper_stop.wait(_KEEPALIVE_PERIOD):
+            if not self._lock.acquire(blocking=False):
+                continue  # the caller is using the connection: it serves it itself
+            try:
+                if self._connection is None or self._closed:
+                    return
+                self._serve_once(block=False)
+            except Exception as exc:  # noqa: BLE001 - reported to the caller, not lost
+                if self._error is None:
+                    self._error = PublishError(f"{self.description}: {_reason(exc)}")
+                return
+            finally:
+                self._lock.release()
+
+    def _stop_keeper(self) -> None:
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            self._keeper_stop.set()
+            keeper.join(timeout=10)
+
     # -- pika callbacks
 
     def _on_connection_open(self, connection: SelectConnection) -> None:
@@ -263,29 +322,44 @@ class AmqpSink:
 
     def _on_connection_open_error(self, _connection: SelectConnection, error: Any) -> None:
         self._closed = True
-        if isinstance(error, pika.exceptions.ProbableAuthenticationError):
+        refused = (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError)
+        if isinstance(error, refused):
             reason = "the broker refused the credentials; check username and password"
         elif isinstance(error, pika.exceptions.ProbableAccessDeniedError):
             reason = "access to the virtual host was refused; check vhost and permissions"
         else:
-            reason = f"cannot connect ({_reason(error)}); is the broker running and reachable?"
+            reason = (
+                f"cannot connect ({_connect_failure(error, self.parameters)}); "
+                "is the broker running and reachable?"
+            )
         self._fail(reason)
 
     def _on_connection_closed(self, _connection: SelectConnection, reason: Any) -> None:
         self._closed = True
         self._ready = False
-        if isinstance(reason, pika.exceptions.ConnectionBlockedTimeout):
-            self._fail(
-                "the broker blocked the connection (resource alarm: memory or disk) for longer "
-                f"than blocked_connection_timeout={self.parameters.blocked_connection_timeout:g} s"
-            )
-        elif isinstance(reason, pika.exceptions.AMQPHeartbeatTimeout):
-            self._fail("the broker stopped answering heartbeats; connection lost")
-        elif not (
+        if not (
             isinstance(reason, pika.exceptions.ConnectionClosedByClient)
             and reason.reply_code == 200
         ):
-            self._fail(f"connection closed ({_reason(reason)})")
+            self._fail(self._connection_lost(reason))
+
+    def _connection_lost(self, reason: Any) -> str:
+        """One line on why the connection went away."""
+        if isinstance(reason, pika.exceptions.ConnectionBlockedTimeout):
+            return (
+                "the broker blocked the connection (resource alarm: memory or disk) for longer "
+                f"than blocked_connection_timeout={self.parameters.blocked_connection_timeout:g} s"
+            )
+        if isinstance(reason, pika.exceptions.AMQPHeartbeatTimeout):
+            return (
+                "the broker stopped answering: no heartbeat or data within the heartbeat "
+                f"timeout (heartbeat={self.parameters.heartbeat} s); connection lost"
+            )
+        if isinstance(reason, pika.exceptions.ConnectionClosedByBroker):
+            return f"the broker closed the connection ({_reason(reason)})"
+        if isinstance(reason, pika.exceptions.StreamLostError):
+            return f"the connection to the broker was lost ({_stream_lost(reason)})"
+        return f"connection closed ({_reason(reason)})"
 
     def _on_channel_open(self, channel: Any) -> None:
         self._channel = channel
@@ -311,7 +385,10 @@ class AmqpSink:
     def _on_channel_closed(self, _channel: Any, reason: Any) -> None:
         if isinstance(reason, pika.exceptions.ChannelClosedByClient):
             return
-        self._fail(f"the broker closed the channel ({_reason(reason)})")
+        if isinstance(reason, pika.exceptions.ChannelClosedByBroker):
+            self._fail(f"the broker closed the channel ({_reason(reason)})")
+        else:  # the channel went down with its connection: say why the connection did
+            self._fail(self._connection_lost(reason))
 
     def _on_return(self, _channel: Any, method: Any, properties: Any, _body: bytes) -> None:
         self._fail(
@@ -348,3 +425,54 @@ def _reason(error: Any) -> str:
         return f"{error.reply_code} {error.reply_text}"
     text = str(error) or type(error).__name__
     return text.strip("()").replace("\n", " ")
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """The error under pika's connection-workflow wrappers (an OSError, usually)."""
+    from pika.adapters.utils import connection_workflow as workflow
+
+    seen: set[int] = set()
+    while id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, workflow.AMQPConnectionWorkflowFailed) and error.exceptions:
+            error = error.exceptions[-1]
+        elif isinstance(error, workflow.AMQPConnectorPhaseErrorBase):
+            error = error.exception
+        elif (
+            type(error) is pika.exceptions.AMQPConnectionError
+            and error.args
+            and isinstance(error.args[0], BaseException)
+        ):
+            error = error.args[0]
+        else:
+            break
+    return error
+
+
+def _connect_failure(error: BaseException, parameters: pika.connection.Parameters) -> str:
+    """What went wrong while connecting, in a few words: 'connection refused'..."""
+    cause = _root_cause(error)
+    where = f"{parameters.host}:{parameters.port}"
+    if isinstance(cause, ConnectionRefusedError):
+        return f"connection refused by {where}"
+    if isinstance(cause, socket.gaierror):
+        return f"cannot resolve host {parameters.host!r}: {cause.strerror or cause}"
+    if isinstance(cause, TimeoutError):
+        return f"timed out connecting to {where}"
+    if isinstance(cause, OSError) and cause.strerror:
+        return f"{cause.strerror.lower()} ({where})"
+    if isinstance(cause, pika.exceptions.IncompatibleProtocolError):
+        return f"{where} does not speak AMQP 0-9-1"
+    if isinstance(cause, pika.exceptions.StreamLostError):
+        return f"{where} closed the connection during the handshake ({_stream_lost(cause)})"
+    return f"{type(cause).__name__}: {_reason(cause)}" if str(cause) else type(cause).__name__
+
+
+_OS_ERROR_REPR = re.compile(r"\w+Error\(\d+, '([^']*)'\)")
+
+
+def _stream_lost(error: BaseException) -> str:
+    """'connection reset by peer' out of pika's "Stream connection lost: ...Error(104, ...)"."""
+    text = str(error).removeprefix("Stream connection lost: ")
+    match = _OS_ERROR_REPR.search(text)
+    return match.group(1).lower() if match else text
