@@ -1,9 +1,10 @@
-"""The seed's MyStatefullCollector, complete: its `_download` fetches from a real feed.
+r"""The seed's MyStatefullCollector, complete: its `_download` fetches from a real feed.
 
-Run it (with the demo feed serving on port 8000 and a config file naming
-`state_dir` and `url`) with:
+Run it with the demo feed serving on port 8808 (`stateful-collectors demo-feed`)
+and a config file naming `state_dir` and `url` (my_statefull_collector.conf):
 
-    stateful-collectors run examples/my_statefull_collector.py:MyStatefullCollector --config my.conf
+    stateful-collectors run my_statefull_collector:MyStatefullCollector \
+        --config my_statefull_collector.conf
 """
 
 import dataclasses
