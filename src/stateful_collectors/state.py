@@ -580,7 +580,7 @@ def _stable_module_name(cls: type) -> str:
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
     if spec is not None and spec.name not in (None, "__main__"):
-        return spec.name.removesuffix(".__main__")
+        return spec.name  # `python -m pkg` runs pkg.__main__: the name importing it gives
     main_file = getattr(main, "__file__", None)
     if main_file:
         return Path(main_file).stem
