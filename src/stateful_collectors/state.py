@@ -582,7 +582,7 @@ def _stable_module_name(cls: type) -> str:
     if spec is not None and spec.name not in (None, "__main__"):
         return spec.name  # `python -m pkg` runs pkg.__main__: the name importing it gives
     main_file = getattr(main, "__file__", None)
-    if main_file:
+    if main_file and not main_file.startswith("<"):  # "<stdin>" names no file
         return Path(main_file).stem
     raise TypeError(
         f"cannot give {cls.__qualname__} a stable state file name: it was defined in an "
