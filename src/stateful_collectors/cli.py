@@ -172,7 +172,8 @@ def _file_identity(path: Path | None) -> tuple[int, int, int] | None:
 def _summary(collector: Any, outcome: str, state_saved: bool) -> str:
     published = getattr(collector, "published_count", 0)
     sink = getattr(collector, "sink_description", None)
-    text = f"{outcome}: published {published} message(s)" + (f" to {sink}" if sink else "")
+    separator = ": " if outcome in ("ok", "interrupted") else "; "  # a failure has its reason
+    text = f"{outcome}{separator}published {published} message(s)" + (f" to {sink}" if sink else "")
     state_path = getattr(collector, "state_file_path", None)
     if state_path is not None:
         if state_saved:
@@ -361,12 +362,6 @@ def _state_command(args: argparse.Namespace) -> ExitStatus:
         collector.close()
         print(path)
         return ExitStatus.SUCCESS
-    if args.action == "set" and args.value is None:
-        collector.close()
-        raise UsageError("state set needs a JSON VALUE (or - to read it from stdin)")
-    if args.action != "set" and args.value is not None:
-        collector.close()
-        raise UsageError(f"state {args.action} takes no VALUE (got {args.value!r})")
     try:
         collector.acquire_state_lock()
         if args.action == "show":
@@ -466,12 +461,21 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_run_options(run)
 
     state = commands.add_parser("state", help="show, reset or set a collector's state")
-    state.add_argument("action", choices=["path", "show", "reset", "set"])
-    state.add_argument("target", metavar="MODULE:CLASS")
-    state.add_argument("value", nargs="?", metavar="VALUE", help="JSON for 'set' (- for stdin)")
-    state.add_argument("--config", metavar="FILE", help="config file to read")
-    state.add_argument("-y", "--yes", action="store_true", help="reset without asking")
-    state.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
+    actions = state.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, text in (
+        ("path", "print where the state file is (does not wait for the lock)"),
+        ("show", "print the state as JSON ($-tagged objects for sets, tuples, datetimes...)"),
+        ("reset", "delete the state, keeping a backup; the next run starts from the default"),
+        ("set", "replace the state with VALUE (JSON as 'state show' prints it; - for stdin)"),
+    ):
+        sub = actions.add_parser(action, help=text, description=text)
+        sub.add_argument("target", metavar="MODULE:CLASS")
+        if action == "set":
+            sub.add_argument("value", metavar="VALUE")
+        if action == "reset":
+            sub.add_argument("-y", "--yes", action="store_true", help="reset without asking")
+        sub.add_argument("--config", metavar="FILE", help="config file to read")
+        sub.add_argument("-v", "--verbose", action="store_true", help="debug logs, tracebacks")
 
     scripts = commands.add_parser(
         "scripts", help="print [project.scripts] lines, one command per collector of a module"

@@ -63,6 +63,10 @@ __all__ = ["CollectedRun", "collect", "make_config"]
 def make_config(section: str, **options: Any) -> str:
     """INI text with one `[section]` holding `options` (values turned into text).
 
+    Booleans become `true`/`false`, lists `a, b` (for `list_of_str`), dicts JSON
+    (for `json`), `None` leaves the option out (so its spec default applies), and
+    text with line breaks is written as INI continuation lines.
+
     ```python
     from stateful_collectors.testing import make_config
 
@@ -74,6 +78,8 @@ def make_config(section: str, **options: Any) -> str:
     """
     lines = [f"[{section}]"]
     for name, value in options.items():
+        if value is None:
+            continue
         if isinstance(value, bool):
             text = "true" if value else "false"
         elif isinstance(value, (list, tuple)):
@@ -82,7 +88,7 @@ def make_config(section: str, **options: Any) -> str:
             text = json.dumps(value)
         else:
             text = str(value)
-        lines.append(f"{name} = {text}")
+        lines.append(f"{name} = {text}".replace("\n", "\n    "))
     return "\n".join(lines) + "\n"
 
 
@@ -95,7 +101,9 @@ class CollectedRun:
     state: Any
     """The state saved by the run (`None` for a collector without state)."""
     state_file: Path | None
-    """Where the state was saved (`None` for a collector without state)."""
+    """Where the state lives (`None` for a collector without state)."""
+    state_saved: bool = False
+    """Whether the run saved its state (`state` is `None` when no state file exists)."""
 
     @property
     def bodies(self) -> list[bytes]:
@@ -119,10 +127,10 @@ def collect(cls: type, config_text: str, *, outbox: str | Path | None = None) ->
         with cls(config_text=config_text, sink=OutboxSink(outbox_path)) as collector:
             collector.run_collection()
             state_file = getattr(collector, "state_file_path", None)
+            state_saved = bool(getattr(collector, "state_saved", False))
         messages = read_outbox(outbox_path)[already:] if outbox_path.exists() else []
     state = None
-    if state_file is not None:
+    if state_file is not None and state_file.exists():
         with cls(config_text=config_text, sink=OutboxSink(outbox_path)) as reader:
             state = reader.load_state()
-    return CollectedRun(messages, state, state_file)
-
+    return CollectedRun(messages, state, state_file, state_saved)

@@ -1,0 +1,113 @@
+"""Collectors that the command-line tests run as real processes (not a test module)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from pathlib import Path
+
+from stateful_collectors import BaseCollector, StatefulCollectorMixin
+
+log = logging.getLogger(__name__)
+
+
+class Counter(StatefulCollectorMixin, BaseCollector):
+    """Publishes `run N` and remembers N; `mode` makes a run fail or block."""
+
+    raw_type = "stream"
+    config_spec = """
+        [counter]
+        state_dir :: path
+        mode = ok :: str          # ok, fail, block or no-inner-stop
+        ready_file = :: str       # written once a 'block' run is blocked
+    """
+
+    def make_default_state(self):
+        return {"runs": 0}
+
+    def run(self):
+        self.state = self.load_state()
+        super().run()
+        self.save_state(self.state)
+
+    def get_source_channel(self, **processed_data):
+        return "runs"
+
+    def get_output_data_body(self, **kwargs):
+        return f"run {self.state['runs']}"
+
+    def start_publishing(self):
+        mode = self.config["mode"]
+        log.debug("counter starts in mode %s", mode)
+        self.state["runs"] += 1
+        self.publish_output(*self.get_output_components())
+        if mode == "fail":
+            raise ConnectionError("the source went away")
+        if mode == "block":
+            Path(self.config["ready_file"]).write_text("ready")
+            time.sleep(120)  # until the test sends a signal
+        if mode == "no-inner-stop":
+            return
+        self.inner_stop()
+
+
+class JsonCounter(Counter):
+    """The same, with a JSON state file."""
+
+    state_codec = "json"
+    config_spec = """
+        [json_counter]
+        state_dir :: path
+        mode = ok :: str
+        ready_file = :: str
+    """
+
+
+class RichState(StatefulCollectorMixin, BaseCollector):
+    """Saves a state that JSON cannot hold as it is: sets, tuple keys, datetimes, bytes."""
+
+    raw_type = "stream"
+    config_spec = """
+        [rich_state]
+        state_dir :: path
+    """
+
+    STATE = {
+        "last": dt.datetime(2026, 11, 27, 20, 4, tzinfo=dt.UTC),
+        "seen": {3, 1, 2},
+        "by_key": {("feed", 1): 5, ("feed", 2): 6},
+        "raw": b"\xff\x00",
+        "window": dt.timedelta(minutes=5),
+    }
+
+    def run(self):
+        self.load_state()
+        super().run()
+        self.save_state(self.STATE)
+
+    def start_publishing(self):
+        self.inner_stop()
+
+
+class Plain(BaseCollector):
+    """A collector without state."""
+
+    raw_type = "stream"
+    config_spec = """
+        [plain_feed]
+    """
+
+    def get_source_channel(self, **processed_data):
+        return "plain"
+
+    def get_output_data_body(self, **kwargs):
+        return "plain"
+
+    def start_publishing(self):
+        self.publish_output(*self.get_output_components())
+        self.inner_stop()
+
+
+class AbstractFeed(BaseCollector):
+    """A base class without raw_type: not a command of its own."""
