@@ -1,0 +1,251 @@
+"""The demo feed, over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import email.utils
+import http.client
+import io
+import json
+import math
+import signal
+import subprocess
+import sys
+import urllib.parse
+
+import pytest
+
+from stateful_collectors.demo_feed import DemoFeed, format_time, parse_time
+
+
+def request(server, method: str, path: str, headers: dict | None = None):
+    """(status, headers, body) of one request to the feed."""
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        connection.request(method, path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def get_ids(server, query: str = "") -> list[int]:
+    status, _, body = request(server, "GET", f"/items.json{query}")
+    assert status == 200, body
+    return [item["id"] for item in json.loads(body)]
+
+
+def q(**params) -> str:
+    return "?" + urllib.parse.urlencode(params)
+
+
+# feed_server: 5 items, 2026-11-27T20:00:00Z .. 20:04:00Z, one a minute (tests/conftest.py)
+
+
+def test_items_look_like_the_docs_say(feed_server):
+    status, headers, body = request(feed_server, "GET", "/items.json")
+    assert status == 200
+    assert headers["Content-Type"] == "application/json"
+    items = json.loads(body)
+    assert items[1] == {
+        "id": 2,
+        "time": "2026-11-27T20:01:00Z",
+        "severity": "high",
+        "title": "Demo advisory 2",
+    }
+    assert [item["id"] for item in items] == [1, 2, 3, 4, 5]
+    assert [item["time"] for item in items] == sorted(item["time"] for item in items)
+
+
+def test_since_is_strictly_after_and_from_includes(feed_server):
+    assert get_ids(feed_server, q(since="2026-11-27T20:02:00Z")) == [4, 5]
+    assert get_ids(feed_server, q(**{"from": "2026-11-27T20:02:00Z"})) == [3, 4, 5]
+    assert get_ids(feed_server, q(since="2026-11-27T20:02:30Z")) == [4, 5]
+    assert get_ids(feed_server, q(since="2026-11-27T20:04:00Z")) == []
+    assert get_ids(feed_server, q(since="2000-01-01T00:00:00Z")) == [1, 2, 3, 4, 5]
+
+
+def test_since_with_an_offset_or_without_one(feed_server):
+    assert get_ids(feed_server, q(since="2026-11-27T22:02:00+02:00")) == [4, 5]
+    assert get_ids(feed_server, q(since="2026-11-27T20:02:00")) == [4, 5]  # naive: UTC
+
+
+def test_limit(feed_server):
+    assert get_ids(feed_server, q(limit=2)) == [1, 2]
+    assert get_ids(feed_server, q(since="2026-11-27T20:00:00Z", limit=3)) == [2, 3, 4]
+    assert get_ids(feed_server, q(limit=0)) == []
+    assert get_ids(feed_server, q(limit=99)) == [1, 2, 3, 4, 5]
+
+
+def test_csv(feed_server):
+    status, headers, body = request(feed_server, "GET", "/items.csv" + q(since="20261127T2002Z"))
+    assert status == 200
+    assert headers["Content-Type"] == "text/csv; charset=utf-8"
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    assert rows == [
+        {
+            "id": "4",
+            "time": "2026-11-27T20:03:00Z",
+            "severity": "medium",
+            "title": "Demo advisory 4",
+        },
+        {"id": "5", "time": "2026-11-27T20:04:00Z", "severity": "high", "title": "Demo advisory 5"},
+    ]
+    _, _, everything = request(feed_server, "GET", "/items.csv")
+    assert everything.decode().splitlines()[0] == "id,time,severity,title"
+    assert len(everything.decode().splitlines()) == 6
+
+
+def test_post_add_appends_newer_items(feed_server):
+    status, _, body = request(feed_server, "POST", "/add?count=3")
+    assert status == 200
+    added = json.loads(body)
+    assert [item["id"] for item in added] == [6, 7, 8]
+    assert [item["time"] for item in added] == [
+        "2026-11-27T20:05:00Z",
+        "2026-11-27T20:06:00Z",
+        "2026-11-27T20:07:00Z",
+    ]
+    assert get_ids(feed_server, q(since="2026-11-27T20:04:00Z")) == [6, 7, 8]
+    _, _, one = request(feed_server, "POST", "/add")
+    assert [item["id"] for item in json.loads(one)] == [9]
+
+
+def test_post_add_same_time_gives_one_timestamp_and_the_next_add_is_later(feed_server):
+    _, _, body = request(feed_server, "POST", "/add?count=3&same_time=1")
+    times = {item["time"] for item in json.loads(body)}
+    assert times == {"2026-11-27T20:05:00Z"}
+    assert get_ids(feed_server, q(**{"from": "2026-11-27T20:05:00Z"})) == [6, 7, 8]
+    _, _, later = request(feed_server, "POST", "/add")
+    assert json.loads(later)[0]["time"] == "2026-11-27T20:06:00Z"
+
+
+def test_conditional_get_with_etag(feed_server):
+    status, headers, _ = request(feed_server, "GET", "/items.json")
+    etag = headers["ETag"]
+    status, headers, body = request(feed_server, "GET", "/items.json", {"If-None-Match": etag})
+    assert (status, body, headers["ETag"]) == (304, b"", etag)
+    status, _, _ = request(feed_server, "GET", "/items.json", {"If-None-Match": '"other", ' + etag})
+    assert status == 304
+    request(feed_server, "POST", "/add")
+    status, headers, body = request(feed_server, "GET", "/items.json", {"If-None-Match": etag})
+    assert status == 200 and headers["ETag"] != etag
+    assert [item["id"] for item in json.loads(body)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_conditional_get_with_if_modified_since(feed_server):
+    _, headers, _ = request(feed_server, "GET", "/items.json")
+    last_modified = headers["Last-Modified"]
+    assert email.utils.parsedate_to_datetime(last_modified) == parse_time("2026-11-27T20:04:00Z")
+    status, _, body = request(
+        feed_server, "GET", "/items.json", {"If-Modified-Since": last_modified}
+    )
+    assert (status, body) == (304, b"")
+    older = "Fri, 27 Nov 2026 20:03:59 GMT"
+    assert request(feed_server, "GET", "/items.json", {"If-Modified-Since": older})[0] == 200
+    no_zone = "Fri, 27 Nov 2026 20:04:00 -0000"  # RFC 5322's "UTC, zone unknown"
+    assert request(feed_server, "GET", "/items.json", {"If-Modified-Since": no_zone})[0] == 304
+    garbage = {"If-Modified-Since": "not a date"}
+    assert request(feed_server, "GET", "/items.json", garbage)[0] == 200
+    request(feed_server, "POST", "/add")
+    assert (
+        request(feed_server, "GET", "/items.json", {"If-Modified-Since": last_modified})[0] == 200
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("GET", "/items.json?since=yesterday", b"bad query: "),
+        ("GET", "/items.csv?since=2026-13-01", b"bad query: "),
+        ("GET", "/items.json?limit=many", b"bad query: "),
+        ("GET", "/items.json?limit=-1", b"bad query: limit cannot be negative"),
+        ("GET", "/items.json?since=2026-11-27&from=2026-11-27", b"bad query: give since or from"),
+        ("POST", "/add?count=x", b"count must be a whole number from 0 to 100000"),
+        ("POST", "/add?count=-2", b"count must be a whole number"),
+        ("POST", "/add?count=100001", b"count must be a whole number"),
+    ],
+)
+def test_bad_queries_get_400_and_change_nothing(feed_server, method, path, expected):
+    status, _, body = request(feed_server, method, path)
+    assert status == 400
+    assert body.startswith(expected)
+    assert len(feed_server.feed) == 5
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nope"), ("GET", "/items"), ("POST", "/x")])
+def test_unknown_paths_get_404(feed_server, method, path):
+    assert request(feed_server, method, path)[0] == 404
+
+
+def test_the_root_page_lists_the_endpoints(feed_server):
+    status, _, body = request(feed_server, "GET", "/")
+    assert status == 200 and b"POST /add?count=3" in body
+
+
+class CountingList(list):
+    """A list that counts how many of its elements are looked at."""
+
+    reads = 0
+
+    def __getitem__(self, index):
+        CountingList.reads += 1
+        return super().__getitem__(index)
+
+
+def test_items_since_looks_at_log_n_times_not_all_of_them():
+    feed = DemoFeed(history=100_000, start="2026-01-01T00:00:00Z")
+    feed._times = CountingList(feed._times)
+    middle = feed._times[50_000]
+    CountingList.reads = 0
+    items = feed.items(since=middle)
+    assert items[0]["id"] == 50_002 and len(items) == 49_999
+    assert CountingList.reads <= 2 * math.ceil(math.log2(100_000)) + 2  # 36, against 100,000
+    CountingList.reads = 0
+    assert feed.items(since=middle, inclusive=True, limit=3)[0]["id"] == 50_001
+    assert CountingList.reads <= 2 * math.ceil(math.log2(100_000)) + 2
+
+
+def test_add_live_never_goes_back_in_time():
+    feed = DemoFeed(history=2, start="2999-01-01T00:00:00Z")  # items in the future
+    item = feed.add_live()
+    assert item["time"] == "2999-01-01T00:02:00Z"
+    now = DemoFeed(history=0)
+    assert parse_time(now.add_live()["time"]) >= dt.datetime.now(dt.UTC).replace(
+        microsecond=0
+    ) - dt.timedelta(seconds=2)
+
+
+def test_format_and_parse_time_round_trip():
+    moment = parse_time("2026-11-27T21:00:00+01:00")
+    assert format_time(moment) == "2026-11-27T20:00:00Z"
+    assert parse_time(format_time(moment)) == moment
+
+
+def test_the_demo_feed_command_serves_and_adds_items_until_ctrl_c():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stateful_collectors", "demo-feed", "--port", "0"]
+        + ["--history", "2", "--interval", "0.2", "--start", "2026-11-27T20:00:00Z"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = process.stdout.readline()
+        assert banner.startswith("demo feed with 2 items at http://127.0.0.1:")
+        url = urllib.parse.urlsplit(banner.split(" at ")[1].split(" ")[0])
+        assert process.stdout.readline().startswith("new item 3 at ")
+        connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+        connection.request("GET", "/items.json")
+        ids = [item["id"] for item in json.loads(connection.getresponse().read())]
+        connection.close()
+        assert ids[:3] == [1, 2, 3]
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 0
+        assert "Traceback" not in stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
