@@ -14,7 +14,8 @@ print(StatefulCollectorMixin.make_default_state(None), BaseCollector.raw_type)
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # not `from typing import ...`: typing (and re) would cost ~10 ms here
 
 __version__ = "0.1.0"
 
@@ -57,6 +58,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from stateful_collectors.base import (
         AbstractBaseCollector,
         BaseCollector,
