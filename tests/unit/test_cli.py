@@ -623,7 +623,7 @@ def test_state_set_refuses_what_a_json_state_file_cannot_hold(cli):
     ("action", "extra"),
     [("reset", ["--yes"]), ("set", ['{"runs": 99}']), ("show", [])],
 )
-def test_state_commands_wait_for_no_one_while_a_collector_runs(cli, ok_state, action, extra):
+def test_state_commands_refuse_to_race_a_running_collector(cli, ok_state, action, extra):
     with cli.blocked_run() as running:
         result = cli("state", action, "cli_collectors:Counter", *extra, "--config", cli.config())
         assert result.returncode == 5
