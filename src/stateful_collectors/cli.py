@@ -212,6 +212,8 @@ def run_collector(
             status, outcome = ExitStatus.INTERRUPTED, "interrupted"
         except CollectorError as exc:
             status, outcome = exc.exit_status, f"failed: {exc}"
+            if status == ExitStatus.INTERRUPTED:  # the collector's stop() was called
+                outcome = "interrupted"
             if collector is None or exc.exit_status == ExitStatus.ALREADY_RUNNING:
                 did_nothing, outcome = True, str(exc)
         except Exception as exc:

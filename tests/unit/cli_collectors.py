@@ -19,7 +19,7 @@ class Counter(StatefulCollectorMixin, BaseCollector):
     config_spec = """
         [counter]
         state_dir :: path
-        mode = ok :: str          # ok, fail, block or no-inner-stop
+        mode = ok :: str          # ok, fail, block, no-inner-stop or stop
         ready_file = :: str       # written once a 'block' run is blocked
     """
 
@@ -49,6 +49,8 @@ class Counter(StatefulCollectorMixin, BaseCollector):
             time.sleep(120)  # until the test sends a signal
         if mode == "no-inner-stop":
             return
+        if mode == "stop":
+            self.stop()  # as a handler of the collector's own would
         self.inner_stop()
 
 

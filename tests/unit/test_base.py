@@ -477,7 +477,16 @@ def test_an_undeclared_exchange_fails_the_run(tmp_path):
     assert outbox(tmp_path) == []
 
 
-@pytest.mark.parametrize("output_queue", [[], [{"name": "raw"}], {"exchange": "raw", "x": 1}])
+@pytest.mark.parametrize(
+    "output_queue",
+    [
+        [],
+        [{"name": "raw"}],
+        {"exchange": "raw", "x": 1},
+        {"exchange": ""},
+        {"exchange": "raw", "exchange_type": "topik"},
+    ],
+)
 def test_a_malformed_output_queue_is_refused(tmp_path, output_queue):
     class Malformed(OneShot):
         pass

@@ -290,6 +290,13 @@ def test_exit_130_on_a_signal_in_start_publishing(cli, ok_state, signum):
     assert len(cli.messages()) == 1  # the interrupted run's message was not confirmed
 
 
+def test_exit_130_when_the_collector_calls_stop(cli, ok_state):
+    result = cli("run", "cli_collectors:Counter", "--config", cli.config("stop"))
+    assert result.returncode == 130
+    assert one_line(result.stderr).startswith("Counter: interrupted: published 1 message(s)")
+    assert cli.state_bytes() == ok_state
+
+
 class HangingServer:
     """A real TCP server on loopback that accepts connections and never answers."""
 

@@ -21,13 +21,23 @@ from typing import Any, Protocol
 
 from stateful_collectors.config import ConfigSource
 
-__all__ = ["AMQP_URL_ENV_VAR", "OUTBOX_ENV_VAR", "Exchange", "Sink", "sink_from_config"]
+__all__ = [
+    "AMQP_URL_ENV_VAR",
+    "EXCHANGE_TYPES",
+    "OUTBOX_ENV_VAR",
+    "Exchange",
+    "Sink",
+    "sink_from_config",
+]
 
 AMQP_URL_ENV_VAR = "STATEFUL_COLLECTORS_AMQP_URL"
 """An AMQP URL here overrides the `[rabbitmq]` section (and selects RabbitMQ)."""
 
 OUTBOX_ENV_VAR = "STATEFUL_COLLECTORS_OUTBOX"
 """A path here overrides the `[outbox]` section's `path`."""
+
+EXCHANGE_TYPES = ("topic", "direct", "fanout", "headers")
+"""The exchange types `output_queue` may name."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +61,15 @@ class Exchange:
                     "output_queue entries look like {'exchange': 'raw', 'exchange_type': 'topic'}"
                     f"; got {dict(entry)!r}"
                 )
-            exchanges.append(cls(entry["exchange"], entry.get("exchange_type", "topic")))
+            name, kind = entry["exchange"], entry.get("exchange_type", "topic")
+            if not isinstance(name, str) or not name:
+                raise TypeError(f"output_queue: exchange names a non-empty string; got {name!r}")
+            if kind not in EXCHANGE_TYPES:
+                raise TypeError(
+                    f"output_queue: exchange {name!r} has exchange_type {kind!r}; use one of: "
+                    f"{', '.join(EXCHANGE_TYPES)}"
+                )
+            exchanges.append(cls(name, kind))
         return exchanges
 
 
