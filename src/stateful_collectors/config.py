@@ -7,6 +7,7 @@ A collector declares the options it reads in its `config_spec` class attribute:
 state_dir :: path         # required option, converted by the `path` converter
 url :: str
 timeout = 30 :: int       # optional option with a default
+proxy = :: str            # optional, empty default ('' here; None for int, path...)
 tags = a, b :: list_of_str
 ...                       # (optional) accept undeclared options as strings
 ```
@@ -440,6 +441,12 @@ class ConfigSource:
                 )
             else:
                 text, where = option.default or "", "the config_spec default"
+                if not text:  # `name = :: conv`: optional and unset
+                    try:
+                        values[option.name] = spec.converters[option.converter](text)
+                    except ValueError:
+                        values[option.name] = None  # the converter has no "empty" value
+                    continue
             try:
                 values[option.name] = spec.converters[option.converter](text)
             except ValueError as exc:

@@ -381,3 +381,18 @@ def test_a_tilde_in_an_explicit_file_name_is_expanded(monkeypatch, tmp_path):
     conf = write(tmp_path / "my.conf", "[s]\n")
     assert find_config_files("~/my.conf", {}) == [conf]
     assert find_config_files(None, {CONFIG_ENV_VAR: "~/my.conf"}) == [conf]
+
+
+def test_optional_option_with_empty_default_is_none_unless_str():
+    spec = ConfigSpec.parse(
+        """
+        [feed]
+        ca_file = :: path
+        retries = :: int
+        proxy = :: str
+        """
+    )
+    section = ConfigSource.from_text("[feed]\n").section(spec)
+    assert dict(section) == {"ca_file": None, "retries": None, "proxy": ""}
+    given = ConfigSource.from_text("[feed]\nretries = 3\n").section(spec)
+    assert given["retries"] == 3
