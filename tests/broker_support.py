@@ -266,7 +266,11 @@ class Broker:
 def _plugins_dir(base: Path) -> Path:
     """A directory holding an empty enabled-plugins file (no plugins: a quick start)."""
     base.mkdir(parents=True, exist_ok=True)
-    (base / "plugins").write_text("[].\n")
+    plugins = base / "plugins"
+    if not plugins.exists():  # written aside and renamed: other sessions may read it now
+        aside = base / f".plugins.{os.getpid()}"
+        aside.write_text("[].\n")
+        os.replace(aside, plugins)
     return base
 
 

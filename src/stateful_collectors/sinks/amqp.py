@@ -401,7 +401,11 @@ class AmqpSink:
         method = frame.method
         tag = method.delivery_tag
         if isinstance(method, pika.spec.Basic.Nack):
-            self._fail(f"the broker rejected (nack) the message with delivery tag {tag}")
+            which = f"messages up to {tag}" if method.multiple else f"message {tag}"
+            self._fail(
+                f"the broker rejected (nack) {which} of this run (a queue at its length "
+                "limit with overflow=reject-publish, or an error inside the broker)"
+            )
             return
         outstanding, early = self._outstanding, self._acked_early
         if method.multiple:

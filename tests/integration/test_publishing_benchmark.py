@@ -1,0 +1,49 @@
+"""The publishing benchmark's quick mode runs against the session broker, so it never rots.
+
+Only that it runs and gives sane figures is checked here; speed is the
+benchmark's business (`uv run python -m benchmarks.publishing`), not a test's.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from conftest import ROOT, cli_env
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.publishing import format_result, run_publishing_benchmark  # noqa: E402
+
+
+def test_quick_run_returns_structured_results(broker):
+    result = run_publishing_benchmark(broker.url, quick=True)
+
+    assert (result.messages, result.rounds, result.body_size) == (500, 1, 1024)
+    for rates in (result.sink_rates, result.baseline_rates, result.blocking_rates):
+        assert len(rates) == 1
+        assert 10 < rates[0] < 10_000_000  # messages per second, within reason
+    assert result.ratio == result.sink_rate / result.baseline_rate
+    assert "not judged (--quick)" in format_result(result)
+    leftovers = broker.ctl("list_queues", "name") + broker.ctl("list_exchanges", "name")
+    assert "bench-" not in leftovers
+
+
+def test_quick_command_prints_the_report(broker):
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.publishing", "--quick", "--url", broker.url],
+        cwd=ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    rates = dict(re.findall(r"^  (AmqpSink|raw pika)\b.*?([\d,]+) msg/s$", completed.stdout, re.M))
+    assert set(rates) == {"AmqpSink", "raw pika"}, completed.stdout
+    assert all(int(rate.replace(",", "")) > 0 for rate in rates.values())
+    assert re.search(r"ratio AmqpSink / baseline\s+\d+\.\d\d", completed.stdout)
