@@ -131,7 +131,7 @@ class OutboxSink:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             existed = self.path.exists()
             self._fd = os.open(
-                self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600
+                self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600
             )
             if not existed or created_dir:
                 _fsync_dir(directory)
@@ -185,7 +185,7 @@ class OutboxSink:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             try:
                 size = os.fstat(self._fd).st_size
-                if size and _last_byte(self.path, size) != b"\n":
+                if size and os.pread(self._fd, 1, size - 1) != b"\n":
                     data = b"\n" + data  # a crash cut the last line short: start a fresh one
                 view = memoryview(data)
                 while view:
@@ -200,12 +200,6 @@ class OutboxSink:
         self._unsynced += len(self._pending)
         self._pending.clear()
         self._pending_bytes = 0
-
-
-def _last_byte(path: Path, size: int) -> bytes:
-    with open(path, "rb") as file:
-        file.seek(size - 1)
-        return file.read(1)
 
 
 def _fsync_dir(directory: Path) -> None:
