@@ -85,8 +85,26 @@ COLLECTORS = [
     ),
 ]
 
-EXAMPLE_PROGRAMS = {example.file for example in COLLECTORS} | {"print_messages.py"}
-"""The programs of `examples/` these tests run; pages may include only these."""
+EXAMPLES_TESTED_ELSEWHERE = {
+    "time_ordered_rows_collector.py": "tests/unit/test_rows.py",
+    "checkpoint_collector.py": "tests/reliability/test_checkpoint_kills.py",
+    "migration_collector.py": "tests/unit/test_migrations.py",
+}
+"""Programs whose own tests run them as processes against the demo feed (file -> test)."""
+
+EXAMPLE_PROGRAMS = (
+    {example.file for example in COLLECTORS}
+    | {"print_messages.py"}
+    | set(EXAMPLES_TESTED_ELSEWHERE)
+)
+"""The programs of `examples/` run here (or by the tests named above); pages include only these."""
+
+
+@pytest.mark.parametrize("program", sorted(EXAMPLES_TESTED_ELSEWHERE))
+def test_programs_tested_elsewhere_are_run_there(program):
+    test_file = ROOT / EXAMPLES_TESTED_ELSEWHERE[program]
+    assert (EXAMPLES / program).is_file()
+    assert f'"{program}"' in test_file.read_text(), f"{test_file} does not run {program}"
 
 
 class Sink:
