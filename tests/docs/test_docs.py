@@ -15,6 +15,8 @@ Python blocks
       #> ['a', 'b']
       ```
 
+  A loop may print, but with one `print` call per pass: the `#>` lines of
+  each call are gathered under it (`print(a, b, sep="\n")` prints two lines).
   Blocks run one at a time, each in a fresh module named `__main__`, in an
   empty temporary working directory; `examples/` is importable (so a block can
   `from my_statefull_collector import MyStatefullCollector`). Start a demo

@@ -38,7 +38,7 @@ DOC_PID = 4242
 """What a process id in a message (`pid 12345`) is shown as."""
 
 EXAMPLES = ROOT / "examples"
-LONG_RUNNING_RE = re.compile(r"^\s*stateful-collectors\s+demo-feed\b")
+LONG_RUNNING_RE = re.compile(r"^\s*stateful-collectors\s+demo-feed\b(?!.*\s(-h|--help)\b)")
 """Commands that serve until stopped: started in the background, their first lines checked."""
 
 
@@ -270,9 +270,10 @@ class Sandbox:
         )
         self._background.append(process)
         wanted = max(1, len(command.expected.splitlines())) if not update else 1
-        lines = _read_lines(process, wanted, timeout=20)
+        reader = _LineReader(process)
+        lines = reader.read(wanted, timeout=20)
         if update:
-            lines += _read_lines(process, 1000, timeout=0.5)
+            lines += reader.read(1000, timeout=0.5)
         if len(lines) < wanted:
             raise TranscriptError(
                 f"line {command.line}: `{command.text}` printed {len(lines)} line(s) in 20 s, "
@@ -294,28 +295,31 @@ class Sandbox:
         self._background.clear()
 
 
-def _read_lines(process: subprocess.Popen[bytes], count: int, timeout: float) -> list[str]:
-    """Up to `count` lines from the process's output, waiting at most `timeout` seconds."""
-    assert process.stdout is not None
-    fd = process.stdout.fileno()
-    deadline = time.monotonic() + timeout
-    lines: list[str] = []
-    pending = b""
-    while len(lines) < count:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
-            break
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        pending += chunk
-        while b"\n" in pending and len(lines) < count:
-            line, pending = pending.split(b"\n", 1)
-            lines.append(line.decode("utf-8", "replace") + "\n")
-    return lines
+class _LineReader:
+    """Lines from a background process's output, read as they arrive."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        self._fd = process.stdout.fileno()
+        self._pending = b""
+
+    def read(self, count: int, timeout: float) -> list[str]:
+        """Up to `count` lines, waiting at most `timeout` seconds for them."""
+        deadline = time.monotonic() + timeout
+        lines: list[str] = []
+        while len(lines) < count:
+            if b"\n" in self._pending:
+                line, self._pending = self._pending.split(b"\n", 1)
+                lines.append(line.decode("utf-8", "replace") + "\n")
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self._fd], [], [], remaining)[0]:
+                break
+            chunk = os.read(self._fd, 65536)
+            if not chunk:
+                break
+            self._pending += chunk
+        return lines
 
 
 def compare(expected: str, actual: str) -> bool:
