@@ -37,7 +37,6 @@ import json
 import logging
 import os
 import pickle
-import secrets
 import stat
 import sys
 from collections.abc import Callable
@@ -150,9 +149,11 @@ def write_durably(path: str | os.PathLike[str], data: bytes) -> None:
     survives a power cut. On any error the temporary file is removed and the
     old file is untouched.
     """
-    path = Path(path)
-    directory = path.parent
-    temp = directory / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    # Plain strings, not Path objects: a save is on every run's path (benchmarks/).
+    path = os.fspath(path)
+    directory, name = os.path.split(path)
+    directory = directory or "."
+    temp = os.path.join(directory, f".{name}.{os.urandom(4).hex()}.tmp")
     dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fd = _fs.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
@@ -180,11 +181,7 @@ def write_durably(path: str | os.PathLike[str], data: bytes) -> None:
 # ---------------------------------------------------------------- safe read
 
 
-def _check_directory(directory: Path, state_file: Path) -> None:
-    try:
-        info = os.stat(directory)
-    except FileNotFoundError:
-        return
+def _check_directory(directory: str, info: os.stat_result, state_file: str) -> None:
     if not stat.S_ISDIR(info.st_mode):
         raise StateFileError(
             f"state dir {directory} is not a directory; point state_dir at a directory"
@@ -192,19 +189,26 @@ def _check_directory(directory: Path, state_file: Path) -> None:
     if info.st_mode & 0o022:
         raise StateFileError(
             f"state dir {directory} is writable by group or others "
-            f"(mode {stat.S_IMODE(info.st_mode):04o}), so anyone could replace {state_file.name}; "
-            f"fix with: chmod go-w {directory}"
+            f"(mode {stat.S_IMODE(info.st_mode):04o}), so anyone could replace "
+            f"{os.path.basename(state_file)}; fix with: chmod go-w {directory}"
         )
 
 
-def read_state_bytes(path: Path) -> bytes | None:
+def read_state_bytes(path: str | os.PathLike[str]) -> bytes | None:
     """The bytes of the state file, or `None` if there is none; checked before reading.
 
     Refuses a state dir writable by group or others, and a state file that is a
     symlink, not a regular file, not owned by the current user, or writable by
     group or others: unpickling such a file could run someone else's code.
     """
-    _check_directory(path.parent, path)
+    # Every run loads its state: plain strings and as few system calls as the
+    # checks allow (stat of the dir, open, fstat, one read, close).
+    path = os.fspath(path)
+    directory = os.path.dirname(path) or "."
+    try:
+        _check_directory(directory, os.stat(directory), path)
+    except FileNotFoundError:
+        return None
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -235,10 +239,14 @@ def read_state_bytes(path: Path) -> bytes | None:
                 f"state file {path} is writable by group or others "
                 f"(mode {stat.S_IMODE(info.st_mode):04o}); fix with: chmod 600 {path}"
             )
-        chunks = []
-        while chunk := os.read(fd, max(info.st_size, 65536)):
-            chunks.append(chunk)
-        return b"".join(chunks)
+        # One read of one byte more than the size: a short read means the end was reached.
+        data = os.read(fd, info.st_size + 1)
+        if len(data) > info.st_size:  # the file grew meanwhile: read the rest
+            chunks = [data]
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        return data
     except OSError as exc:
         raise StateFileError(f"state file {path} cannot be read ({exc.strerror})") from None
     finally:
@@ -267,6 +275,8 @@ class StateFile:
         self.path = Path(path)
         self.codec = _codec(codec)
         self._reset_hint = reset_hint
+        self._path = os.fspath(self.path)  # the hot paths use strings (see benchmarks/)
+        self._directory = os.path.dirname(self._path) or "."
 
     def load(self, default: Callable[[], Any]) -> Any:
         """The saved state, or `default()` (with a warning) when there is no file yet.
@@ -274,7 +284,7 @@ class StateFile:
         Raises:
             StateFileError: the file is empty, damaged or unsafe; it is left as it is.
         """
-        data = read_state_bytes(self.path)
+        data = read_state_bytes(self._path)
         if data is None:
             log.warning("state file %s not found; starting from the default state", self.path)
             return default()
@@ -294,15 +304,18 @@ class StateFile:
         """
         data = self.codec.dumps(state)
         self.ensure_directory()
-        write_durably(self.path, data)
+        write_durably(self._path, data)
 
     def ensure_directory(self) -> None:
         """Create the state dir with mode 0700 if it is missing; refuse an unsafe one."""
-        directory = self.path.parent
-        if not directory.exists():
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory = self._directory
+        try:
+            info = os.stat(directory)
+        except FileNotFoundError:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
             os.chmod(directory, 0o700)
-        _check_directory(directory, self.path)
+            info = os.stat(directory)
+        _check_directory(directory, info, self._path)
 
     def _damaged(self, problem: str) -> StateFileError:
         way_out = (
@@ -465,7 +478,7 @@ class StatefulCollectorMixin:
         `StateFileError` and is left untouched.
         """
         self.acquire_state_lock()
-        loaded = self._state_file.load(default=lambda: _NO_FILE)
+        loaded = self._state_file.load(default=_no_file)
         if loaded is _NO_FILE:
             return self.make_default_state()
         return self._unwrap_state(loaded)
@@ -571,6 +584,10 @@ class StatefulCollectorMixin:
 
 
 _NO_FILE: Any = object()  # what `load_state` asks `StateFile.load` to return when there is no file
+
+
+def _no_file() -> Any:
+    return _NO_FILE
 
 
 def _stable_module_name(cls: type) -> str:
