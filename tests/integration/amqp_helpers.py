@@ -1,4 +1,8 @@
-"""Helpers for the broker tests: run collectors as real processes, set up the probe."""
+"""Helpers for the broker tests: run collectors as real processes, set up the probe.
+
+(A module of its own rather than conftest.py, so test modules import it by a
+name no other test directory uses.)
+"""
 
 from __future__ import annotations
 
@@ -164,9 +168,3 @@ class Probe:
         cls = getattr(_load_probe_module(), self.class_name)
         with cls(config_file=str(self.config())) as collector:
             return collector.load_state()
-
-
-@pytest.fixture
-def probe(tmp_path: Path, broker: Any) -> Probe:
-    """A ProbeCollector set-up with a unique channel and routing key."""
-    return Probe(tmp_path, broker)

@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 import signal
 
-from conftest import Probe, wait_for_file
+import pytest
+from amqp_helpers import Probe, wait_for_file
+
+pytestmark = pytest.mark.broker
 
 
 def test_sigkill_after_the_last_confirm_republishes_the_same_message_ids(

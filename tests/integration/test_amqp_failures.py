@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Probe, assert_one_clear_line, free_port, wait_for_file
+from amqp_helpers import Probe, assert_one_clear_line, free_port, wait_for_file
+
+pytestmark = pytest.mark.broker
 
 SAVED = {"next": 7}
 
@@ -129,6 +131,7 @@ def test_blocked_connection_ends_within_the_timeout(probe: Probe, saved_state: b
     assert_state_untouched(probe, saved_state)
 
 
+@pytest.mark.slow
 def test_lost_heartbeat_when_the_broker_freezes(
     probe: Probe, saved_state: bytes, bound_queue, tmp_path: Path
 ):

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import time
 
-from conftest import Probe
+import pytest
+from amqp_helpers import Probe
 
 from stateful_collectors.base import message_id_for
+
+pytestmark = pytest.mark.broker
 
 
 def test_messages_arrive_with_bodies_routing_keys_and_properties(probe: Probe, bound_queue):
@@ -81,6 +84,7 @@ def test_confirmed_messages_survive_a_broker_restart(probe: Probe, bound_queue):
     assert all(message.properties.type == "stream" for message in delivered)
 
 
+@pytest.mark.slow
 def test_a_long_download_before_publishing_keeps_the_connection_alive(probe: Probe, bound_queue):
     # heartbeat=2: the broker drops a connection that stays silent for about 4 s. The
     # collector "downloads" for 7 s inside start_publishing() before its first publish;

@@ -10,12 +10,15 @@ import re
 import subprocess
 import sys
 
-from conftest import ROOT, cli_env
+import pytest
+from amqp_helpers import ROOT, cli_env
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.publishing import format_result, run_publishing_benchmark  # noqa: E402
+
+pytestmark = pytest.mark.broker
 
 
 def test_quick_run_returns_structured_results(broker):

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 
-from conftest import ROOT, run_cli
+import pytest
+from amqp_helpers import ROOT, run_cli
 from my_statefull_collector import MyStatefullCollector
 
 from stateful_collectors.base import message_id_for
+
+pytestmark = pytest.mark.broker
 
 EXAMPLE = "examples/my_statefull_collector.py:MyStatefullCollector"
 ROUTING_KEY = "my-statefull-collector.example-channel"
