@@ -89,6 +89,7 @@ EXAMPLES_TESTED_ELSEWHERE = {
     "time_ordered_rows_collector.py": "tests/unit/test_rows.py",
     "checkpoint_collector.py": "tests/reliability/test_checkpoint_kills.py",
     "migration_collector.py": "tests/unit/test_migrations.py",
+    "crash_collector.py": "tests/reliability/test_crash_collector_example.py",
 }
 """Programs whose own tests run them as processes against the demo feed (file -> test)."""
 
