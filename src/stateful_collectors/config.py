@@ -39,7 +39,6 @@ from __future__ import annotations
 import configparser
 import dataclasses
 import datetime as dt
-import difflib
 import json
 import os
 import re
@@ -459,6 +458,8 @@ class ConfigSource:
             if section_spec.allow_extra:
                 values[option_name] = text
                 continue
+            import difflib  # only for this error: importing it costs every run ~3 ms
+
             hint = difflib.get_close_matches(option_name, list(section_spec.options), n=1)
             suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
             known = ", ".join(section_spec.options) or "none"
