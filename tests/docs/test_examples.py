@@ -90,6 +90,7 @@ EXAMPLES_TESTED_ELSEWHERE = {
     "checkpoint_collector.py": "tests/reliability/test_checkpoint_kills.py",
     "migration_collector.py": "tests/unit/test_migrations.py",
     "crash_collector.py": "tests/reliability/test_crash_collector_example.py",
+    "testing_demo.py": "tests/unit/test_testing_demo_example.py",
 }
 """Programs whose own tests run them as processes against the demo feed (file -> test)."""
 
