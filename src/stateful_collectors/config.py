@@ -37,7 +37,6 @@ Example:
 from __future__ import annotations
 
 import configparser
-import dataclasses
 import datetime as dt
 import json
 import os
@@ -45,6 +44,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
+from stateful_collectors._value import Value
 from stateful_collectors.errors import ConfigError, ConfigSpecError
 
 TYPE_CHECKING = False  # not `from typing import ...`: typing costs every run ~3 ms
@@ -157,23 +157,33 @@ _SECTION_RE = re.compile(r"^\[\s*([^\]\s]+)\s*\]$")
 _COMMENT_RE = re.compile(r"(?:^|\s)#")  # a '#' at the start or after a blank starts a comment
 
 
-@dataclasses.dataclass(frozen=True)
-class OptionSpec:
+class OptionSpec(Value):
     """One option of a spec: its name, converter name and default text (if any)."""
 
+    __slots__ = ("name", "converter", "default", "required")
     name: str
     converter: str
-    default: str | None = None
-    required: bool = True
+    default: str | None
+    required: bool
+
+    def __init__(
+        self, name: str, converter: str, default: str | None = None, required: bool = True
+    ) -> None:
+        self._set(name, converter, default, required)
 
 
-@dataclasses.dataclass(frozen=True)
-class SectionSpec:
+class SectionSpec(Value):
     """One `[section]` of a spec."""
 
+    __slots__ = ("name", "options", "allow_extra")
     name: str
     options: Mapping[str, OptionSpec]
-    allow_extra: bool = False
+    allow_extra: bool
+
+    def __init__(
+        self, name: str, options: Mapping[str, OptionSpec], allow_extra: bool = False
+    ) -> None:
+        self._set(name, options, allow_extra)
 
     @property
     def required(self) -> bool:
@@ -181,14 +191,19 @@ class SectionSpec:
         return any(option.required for option in self.options.values())
 
 
-@dataclasses.dataclass(frozen=True)
-class ConfigSpec:
+class ConfigSpec(Value):
     """A parsed `config_spec`: sections, their options and the converters to use."""
 
+    __slots__ = ("sections", "converters")
     sections: Mapping[str, SectionSpec]
-    converters: Mapping[str, Callable[[str], Any]] = dataclasses.field(
-        default_factory=lambda: dict(CONVERTERS)
-    )
+    converters: Mapping[str, Callable[[str], Any]]
+
+    def __init__(
+        self,
+        sections: Mapping[str, SectionSpec],
+        converters: Mapping[str, Callable[[str], Any]] | None = None,
+    ) -> None:
+        self._set(sections, dict(CONVERTERS) if converters is None else converters)
 
     @classmethod
     def parse(
@@ -305,11 +320,14 @@ class ConfigSection(Mapping[str, Any]):
         return f"ConfigSection({self.name!r}, {self._values!r})"
 
 
-@dataclasses.dataclass(frozen=True)
-class _RawSection:
+class _RawSection(Value):
+    __slots__ = ("values", "origins", "origin")
     values: Mapping[str, str]
     origins: Mapping[str, str]  # option -> where its (last) value came from
     origin: str  # where the section was found (last file that had it)
+
+    def __init__(self, values: Mapping[str, str], origins: Mapping[str, str], origin: str) -> None:
+        self._set(values, origins, origin)
 
 
 def default_search_path(env: Mapping[str, str] | None = None) -> list[Path]:

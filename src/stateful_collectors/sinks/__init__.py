@@ -14,10 +14,10 @@ Neither pika nor anything else heavy is imported until a sink is chosen.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 
+from stateful_collectors._value import Value
 from stateful_collectors.config import ConfigSource
 
 TYPE_CHECKING = False  # not `from typing import ...`: typing costs every run ~3 ms
@@ -45,12 +45,15 @@ EXCHANGE_TYPES = ("topic", "direct", "fanout", "headers")
 """The exchange types `output_queue` may name."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Exchange:
+class Exchange(Value):
     """An exchange the collector publishes to; declared durable when the run starts."""
 
+    __slots__ = ("name", "type")
     name: str
-    type: str = "topic"
+    type: str
+
+    def __init__(self, name: str, type: str = "topic") -> None:  # noqa: A002 - AMQP's word
+        self._set(name, type)
 
     @classmethod
     def from_output_queue(cls, output_queue: Mapping[str, Any] | Sequence[Mapping[str, Any]]):

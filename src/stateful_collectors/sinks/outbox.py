@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import fcntl
 import json
 import logging
@@ -49,6 +48,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from stateful_collectors._value import Value
 from stateful_collectors.config import ConfigSource, ConfigSpec
 from stateful_collectors.errors import PublishError
 from stateful_collectors.sinks import OUTBOX_ENV_VAR, Exchange
@@ -79,14 +79,19 @@ def default_outbox_path(env: Mapping[str, str] | None = None) -> Path:
     return Path(data_home) / "stateful-collectors" / "outbox.jsonl"
 
 
-@dataclasses.dataclass(frozen=True)
-class OutboxMessage:
+class OutboxMessage(Value):
     """One message read back from an outbox file."""
 
+    __slots__ = ("exchange", "routing_key", "properties", "body")
     exchange: str
     routing_key: str
     properties: Mapping[str, Any]
     body: bytes
+
+    def __init__(
+        self, exchange: str, routing_key: str, properties: Mapping[str, Any], body: bytes
+    ) -> None:
+        self._set(exchange, routing_key, properties, body)
 
 
 def _encode_line(
