@@ -57,7 +57,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import time
@@ -107,6 +106,8 @@ def message_id_for(source: str, body: bytes) -> str:
     #> 32
     ```
     """
+    import hashlib  # here, not at the top: a run that publishes nothing need not load OpenSSL
+
     digest = hashlib.blake2b(digest_size=16)
     digest.update(source.encode("utf-8"))
     digest.update(b"\n")
