@@ -28,7 +28,9 @@ Configuration, in the config file (all optional but the section itself):
 
 ```ini
 [rabbitmq]
-url = amqps://user:secret@broker.example.org:5671/collectors   ; or the fields below
+; either a URL...
+url = amqps://user:secret@broker.example.org:5671/collectors
+; ...or the fields below (port defaults to 5671 with ssl = true, else 5672)
 host = localhost
 port = 5672
 vhost = /
@@ -76,7 +78,7 @@ _SPEC = ConfigSpec.parse(
     [rabbitmq]
     url = :: str
     host = localhost :: str
-    port = 5672 :: int
+    port = :: int
     vhost = / :: str
     username = guest :: str
     password = guest :: str
@@ -114,7 +116,7 @@ def connection_parameters(
             ssl_options = pika.SSLOptions(context, options.get("host", "localhost"))
         parameters = pika.ConnectionParameters(
             host=options.get("host", "localhost"),
-            port=options.get("port", 5671 if ssl_options else 5672),
+            port=options.get("port") or (5671 if ssl_options else 5672),
             virtual_host=options.get("vhost", "/"),
             credentials=pika.PlainCredentials(
                 options.get("username", "guest"), options.get("password", "guest")
