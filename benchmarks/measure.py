@@ -1,0 +1,95 @@
+"""Timing helpers: interleaved rounds, medians, and whole processes timed from outside.
+
+Every comparison runs its contenders in the same rounds, one after the other,
+and rotates their order from round to round, so that whatever else the machine
+does at that moment (other processes, disk flushes, frequency changes) hits
+all of them alike. Medians, not means, summarise the rounds: a few slow
+outliers move a median very little.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+__all__ = ["BenchmarkError", "batch", "interleave", "median", "run_process"]
+
+median = statistics.median
+
+
+class BenchmarkError(Exception):
+    """A benchmark could not measure what it should (a process failed, a check did not hold)."""
+
+
+def interleave(
+    contenders: Mapping[str, Callable[[], float]], rounds: int, warmup: int = 1
+) -> dict[str, list[float]]:
+    """Run each contender once per round, rotating the order; return each one's timings.
+
+    Each contender is a callable that does one measured thing and returns the
+    seconds it took (so set-up work between measurements stays untimed).
+    `warmup` rounds run first and are not recorded.
+    """
+    names = list(contenders)
+    timings: dict[str, list[float]] = {name: [] for name in names}
+    for number in range(warmup + rounds):
+        shift = number % len(names)
+        for name in names[shift:] + names[:shift]:
+            elapsed = contenders[name]()
+            if number >= warmup:
+                timings[name].append(elapsed)
+    return timings
+
+
+def batch(function: Callable[[], object], calls: int) -> Callable[[], float]:
+    """A contender that calls `function` `calls` times and returns the mean time per call.
+
+    For operations of a few microseconds, where one call is too short to time
+    on its own.
+    """
+
+    def timed() -> float:
+        started = time.perf_counter()
+        for _ in range(calls):
+            function()
+        return (time.perf_counter() - started) / calls
+
+    return timed
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 300,
+) -> float:
+    """Run a whole process and return its wall time in seconds, measured from outside.
+
+    Its output is discarded (captured only to explain a failure).
+
+    Raises:
+        BenchmarkError: the process exited with a non-zero status.
+    """
+    started = time.perf_counter()
+    completed = subprocess.run(
+        list(argv),
+        cwd=cwd,
+        env=None if env is None else dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=timeout,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if completed.returncode != 0:
+        tail = completed.stderr.decode(errors="replace").strip().splitlines()[-3:]
+        raise BenchmarkError(
+            f"{' '.join(map(str, argv))} exited with status {completed.returncode}: "
+            + " | ".join(tail)
+        )
+    return elapsed
