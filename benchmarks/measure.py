@@ -87,9 +87,9 @@ def run_process(
     )
     elapsed = time.perf_counter() - started
     if completed.returncode != 0:
-        tail = completed.stderr.decode(errors="replace").strip().splitlines()[-3:]
+        lines = completed.stderr.decode(errors="replace").strip().splitlines() or ["no output"]
+        command = " ".join([os.path.basename(argv[0]), *map(str, argv[1:3])])
         raise BenchmarkError(
-            f"{' '.join(map(str, argv))} exited with status {completed.returncode}: "
-            + " | ".join(tail)
+            f"{command} ... exited with status {completed.returncode}: {lines[-1].strip()}"
         )
     return elapsed

@@ -75,6 +75,8 @@ def judged(
 def error_row(what: str, error: BaseException) -> Row:
     """A benchmark that could not run: the table says why, and the run fails."""
     message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if len(message) > 160:
+        message = message[:157] + "..."
     return Row(what, "-", "-", "", "", f"error: {message}")
 
 

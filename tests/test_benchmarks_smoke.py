@@ -29,9 +29,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.chart import render_svg  # noqa: E402
-from benchmarks.measure import interleave  # noqa: E402
+from benchmarks.measure import BenchmarkError, interleave, run_process  # noqa: E402
 from benchmarks.report import docs_include, text_table  # noqa: E402
-from benchmarks.results import Row, format_seconds, judged  # noqa: E402
+from benchmarks.results import Row, error_row, format_seconds, judged  # noqa: E402
 from benchmarks.state_io import state_of_size  # noqa: E402
 
 EXPECTED_ROWS = [
@@ -175,6 +175,16 @@ def test_helpers():
     )
     assert calls == list("abcbcacababc")  # every round rotates the order
     assert timings == {name: [1.0] * 3 for name in "abc"}
+
+
+def test_a_failing_process_is_reported_in_one_line_of_the_table():
+    noisy_failure = "import sys; print('x' * 500, file=sys.stderr); sys.exit(3)"
+    with pytest.raises(BenchmarkError) as raised:
+        run_process([sys.executable, "-c", noisy_failure])
+    row = error_row("cold start", raised.value)
+    assert row.result.startswith("error: python")
+    assert "exited with status 3: xxx" in row.result
+    assert len(row.result) <= 167 and row.failed
 
 
 @pytest.mark.parametrize("publish_always", [False, True])
