@@ -52,6 +52,9 @@ def _test_suite() -> tuple[float, str]:
     )
     elapsed = time.perf_counter() - started
     summary = re.findall(r"^=*\s*(\d+ (?:passed|failed).*?)\s*=*$", completed.stdout, re.M)
+    for line in completed.stdout.splitlines():  # say which, on stderr: the table has one line
+        if line.startswith(("FAILED ", "ERROR ")):
+            print(f"  test suite: {line}", file=sys.stderr)
     outcome = summary[-1] if summary else f"exit status {completed.returncode}"
     outcome = re.sub(r" in [\d.]+s.*$", "", outcome)  # the wall time is measured here
     return elapsed, outcome
