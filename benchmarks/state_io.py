@@ -212,7 +212,7 @@ def _run(collector: BenchCollector, state_dir: str, quick: bool) -> list[Row]:
     # save, 10 MiB: throughput
     large = state_of_size(10 * MIB)
     saves = interleave(
-        _save_contenders(collector, large, state_dir, unsafe=False), rounds=2 if quick else 25
+        _save_contenders(collector, large, state_dir, unsafe=False), rounds=2 if quick else 40
     )
     _check_saved(collector, large)
     ours_rate = 10 * MIB / median(saves["save_state"]) / MIB
