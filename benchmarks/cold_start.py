@@ -14,7 +14,7 @@ import os
 import sys
 import tempfile
 
-from benchmarks.measure import interleave, median, run_process
+from benchmarks.measure import interleave, median, paired_difference, run_process
 from benchmarks.results import Row, format_seconds, judged
 
 __all__ = ["COLD_START_BAR", "run_cold_start"]
@@ -41,7 +41,7 @@ def run_cold_start(*, quick: bool = False) -> list[Row]:
         timings = interleave(contenders, rounds=3 if quick else 40)
     bare = median(timings["pass"])
     package = median(timings["package"])
-    added = package - bare
+    added = paired_difference(timings["package"], timings["pass"])
     rows = [
         judged(
             "cold start: import stateful_collectors",
@@ -66,7 +66,7 @@ def run_cold_start(*, quick: bool = False) -> list[Row]:
                 f"cold start: {what}",
                 format_seconds(took),
                 f"{format_seconds(bare)} python -c pass",
-                f"{(took - bare) * 1000:+.1f} ms",
+                f"{paired_difference(timings[key], timings['pass']) * 1000:+.1f} ms",
                 "",
                 "context",
             )

@@ -4,7 +4,9 @@ Every comparison runs its contenders in the same rounds, one after the other,
 and rotates their order from round to round, so that whatever else the machine
 does at that moment (other processes, disk flushes, frequency changes) hits
 all of them alike. Medians, not means, summarise the rounds: a few slow
-outliers move a median very little.
+outliers move a median very little. A comparison is the median of the
+rounds' own ratios (`paired_ratio`), each round comparing two measurements
+taken seconds apart.
 """
 
 from __future__ import annotations
@@ -15,9 +17,32 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-__all__ = ["BenchmarkError", "batch", "interleave", "median", "run_process"]
+__all__ = [
+    "BenchmarkError",
+    "batch",
+    "interleave",
+    "median",
+    "paired_difference",
+    "paired_ratio",
+    "run_process",
+]
 
 median = statistics.median
+
+
+def paired_ratio(subject: Sequence[float], baseline: Sequence[float]) -> float:
+    """The median, over the rounds, of `subject / baseline` within each round.
+
+    Both were measured back to back in each round, so a busy moment of the
+    machine inflates both sides of one ratio; the median then drops the rounds
+    where it hit only one of them. Steadier than the ratio of the two medians.
+    """
+    return median(ours / theirs for ours, theirs in zip(subject, baseline, strict=True))
+
+
+def paired_difference(subject: Sequence[float], baseline: Sequence[float]) -> float:
+    """The median, over the rounds, of `subject - baseline` within each round."""
+    return median(ours - theirs for ours, theirs in zip(subject, baseline, strict=True))
 
 
 class BenchmarkError(Exception):

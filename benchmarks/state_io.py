@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.measure import BenchmarkError, batch, interleave, median
+from benchmarks.measure import BenchmarkError, batch, interleave, median, paired_ratio
 from benchmarks.results import Row, format_rate, format_seconds, judged
 from stateful_collectors.state import StatefulCollectorMixin
 
@@ -178,7 +178,7 @@ def _run(collector: BenchCollector, state_dir: str, quick: bool) -> list[Row]:
     )
     _check_saved(collector, small)
     ours, hand = median(saves["save_state"]), median(saves["hand"])
-    ratio = ours / hand
+    ratio = paired_ratio(saves["save_state"], saves["hand"])
     rows.append(
         judged(
             "save_state, 1 KiB state",
@@ -203,7 +203,7 @@ def _run(collector: BenchCollector, state_dir: str, quick: bool) -> list[Row]:
                 f"save_state, 1 KiB, vs {label}",
                 format_seconds(ours),
                 f"{format_seconds(unsafe)} {how}",
-                f"{ours / unsafe:.1f}x",
+                f"{paired_ratio(saves['save_state'], saves[key]):.1f}x",
                 "",
                 "context (unsafe baseline)",
             )
@@ -217,7 +217,7 @@ def _run(collector: BenchCollector, state_dir: str, quick: bool) -> list[Row]:
     _check_saved(collector, large)
     ours_rate = 10 * MIB / median(saves["save_state"]) / MIB
     hand_rate = 10 * MIB / median(saves["hand"]) / MIB
-    ratio = ours_rate / hand_rate
+    ratio = paired_ratio(saves["hand"], saves["save_state"])  # rates: the inverse of times
     rows.append(
         judged(
             "save_state, 10 MiB state (throughput)",
@@ -247,7 +247,7 @@ def _run(collector: BenchCollector, state_dir: str, quick: bool) -> list[Row]:
         rounds=10 if quick else 300,
     )
     ours, plain = median(loads["load_state"]), median(loads["plain"])
-    ratio = ours / plain
+    ratio = paired_ratio(loads["load_state"], loads["plain"])
     rows.append(
         judged(
             "load_state, 1 KiB state, checks included",
@@ -279,7 +279,7 @@ def _run(collector: BenchCollector, state_dir: str, quick: bool) -> list[Row]:
             "load_state, 10 MiB state (throughput)",
             format_rate(ours_rate, "MiB/s"),
             f"{format_rate(plain_rate, 'MiB/s')} open + pickle.load",
-            f"{ours_rate / plain_rate:.2f}x",
+            f"{paired_ratio(loads['plain'], loads['load_state']):.2f}x",
             "",
             "context",
         )

@@ -28,7 +28,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.measure import BenchmarkError, interleave, median, run_process
+from benchmarks.measure import BenchmarkError, interleave, median, paired_ratio, run_process
 from benchmarks.results import Row, format_bytes, format_seconds, judged
 from stateful_collectors.demo_feed import DemoFeed
 from stateful_collectors.state import StateFile
@@ -178,7 +178,7 @@ def run_nothing_new(directory: Path, *, quick: bool = False) -> list[Row]:
         ),
     ):
         ours, theirs = median(timings[name]), median(timings[f"{name}-baseline"])
-        ratio = ours / theirs
+        ratio = paired_ratio(timings[name], timings[f"{name}-baseline"])
         rows.append(
             judged(
                 what,
@@ -234,7 +234,7 @@ def run_growth(directory: Path, *, quick: bool = False) -> list[Row]:
                 f"{server.url}/items.json",
             )
             contenders[name] = GrowthRun(program, times[history - 1], times[-1])
-        rounds, warmup = (2, 0) if quick else (30, 1)
+        rounds, warmup = (2, 0) if quick else (50, 1)
         timings = interleave(contenders, rounds, warmup)
     finally:
         for server in servers:
@@ -243,7 +243,7 @@ def run_growth(directory: Path, *, quick: bool = False) -> list[Row]:
         lines = (directory / f"growth-{program_name}" / "outbox.jsonl").read_bytes().splitlines()
         _expect(len(lines) == rounds + warmup, f"growth-{program_name}: {len(lines)} messages")
     short, long = median(timings["short"]), median(timings["long"])
-    ratio = long / short
+    ratio = paired_ratio(timings["long"], timings["short"])
     short_sizes, long_sizes = contenders["short"].state_sizes, contenders["long"].state_sizes
     same_size = set(short_sizes) == set(long_sizes) and len(set(long_sizes)) == 1
     return [

@@ -29,7 +29,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.chart import render_svg  # noqa: E402
-from benchmarks.measure import BenchmarkError, interleave, run_process  # noqa: E402
+from benchmarks.measure import (  # noqa: E402
+    BenchmarkError,
+    interleave,
+    paired_difference,
+    paired_ratio,
+    run_process,
+)
 from benchmarks.report import docs_include, text_table  # noqa: E402
 from benchmarks.results import Row, error_row, format_seconds, judged  # noqa: E402
 from benchmarks.state_io import state_of_size  # noqa: E402
@@ -175,6 +181,9 @@ def test_helpers():
     )
     assert calls == list("abcbcacababc")  # every round rotates the order
     assert timings == {name: [1.0] * 3 for name in "abc"}
+    # each round compared on its own: the slow third round does not skew the result
+    assert paired_ratio([2.0, 4.0, 90.0], [1.0, 2.0, 3.0]) == 2.0
+    assert paired_difference([2.0, 4.0, 90.0], [1.0, 2.0, 3.0]) == 2.0
 
 
 def test_a_failing_process_is_reported_in_one_line_of_the_table():
