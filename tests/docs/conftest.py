@@ -100,9 +100,12 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def served_site(built_site: Path):
-    """The built site served over HTTP on a free loopback port; yields its base URL."""
+    """The built site served over HTTP on a free loopback port; yields its base URL.
+
+    Module-scoped: its server thread must be gone before later tests fork.
+    """
 
     def handler(*args, **kwargs):
         return _QuietHandler(*args, directory=str(built_site), **kwargs)

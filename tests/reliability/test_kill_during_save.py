@@ -29,6 +29,7 @@ import re
 import signal
 import statistics
 import struct
+import threading
 import time
 
 import pytest
@@ -115,6 +116,9 @@ def save_in_child_and_kill(collector, new_state: dict, delay: float) -> str:
 
 @pytest.mark.slow
 def test_sigkill_at_random_points_of_save_state(state_dir, summary):
+    # A fork copies only the calling thread, with any lock another thread held: start alone.
+    others = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    assert not others, f"threads left running by earlier tests: {others}"
     collector = make_keeps_state(state_dir)
     collector.load_state()  # takes the single-instance lock; the children inherit it
     save_seconds = median_save_seconds_in_child(collector)
