@@ -174,8 +174,17 @@ def _file_identity(path: Path | None) -> tuple[int, int, int] | None:
 def _summary(collector: Any, outcome: str, state_saved: bool) -> str:
     published = getattr(collector, "published_count", 0)
     sink = getattr(collector, "sink_description", None)
-    separator = ": " if outcome in ("ok", "interrupted") else "; "  # a failure has its reason
-    text = f"{outcome}{separator}published {published} message(s)" + (f" to {sink}" if sink else "")
+    if outcome == "ok":
+        text = f"ok: published {published} message(s)" + (f" to {sink}" if sink else "")
+    else:  # "interrupted", or "failed: <reason>" (which may already name the sink)
+        where = f" to {sink}" if sink and sink not in outcome else ""
+        separator = ": " if outcome == "interrupted" else "; "
+        done = (
+            f"{published} message(s) published{where} before it stopped"
+            if published
+            else "nothing published"
+        )
+        text = f"{outcome}{separator}{done}"
     state_path = getattr(collector, "state_file_path", None)
     if state_path is not None:
         if state_saved:

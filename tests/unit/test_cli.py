@@ -162,7 +162,7 @@ def test_exit_1_when_the_run_fails_and_the_state_stays(cli, ok_state):
     assert result.returncode == 1
     assert one_line(result.stderr) == (
         "Counter: failed: ConnectionError: the source went away (--verbose shows the traceback)"
-        f"; published 1 message(s) to outbox {cli.outbox}"
+        f"; 1 message(s) published to outbox {cli.outbox} before it stopped"
         "; state not saved (the next run starts from the previous state)"
     )
     assert cli.state_bytes() == ok_state
@@ -279,7 +279,7 @@ def test_exit_130_on_a_signal_in_start_publishing(cli, ok_state, signum):
         _, stderr = running.communicate(timeout=60)
     assert running.returncode == 130
     assert one_line(stderr) == (
-        f"Counter: interrupted: published 1 message(s) to outbox {cli.outbox}"
+        f"Counter: interrupted: 1 message(s) published to outbox {cli.outbox} before it stopped"
         "; state not saved (the next run starts from the previous state)"
     )
     assert cli.state_bytes() == ok_state
@@ -293,7 +293,7 @@ def test_exit_130_on_a_signal_in_start_publishing(cli, ok_state, signum):
 def test_exit_130_when_the_collector_calls_stop(cli, ok_state):
     result = cli("run", "cli_collectors:Counter", "--config", cli.config("stop"))
     assert result.returncode == 130
-    assert one_line(result.stderr).startswith("Counter: interrupted: published 1 message(s)")
+    assert one_line(result.stderr).startswith("Counter: interrupted: 1 message(s) published")
     assert cli.state_bytes() == ok_state
 
 
@@ -342,7 +342,7 @@ def test_exit_130_on_a_signal_during_the_examples_download(cli, feed_server, sig
         server.close()
     assert running.returncode == 130
     assert one_line(stderr) == (
-        f"MyStatefullCollector: interrupted: published 0 message(s) to outbox {cli.outbox}"
+        "MyStatefullCollector: interrupted: nothing published"
         "; state not saved (the next run starts from the previous state)"
     )
     assert cli.state_bytes(name) == saved
