@@ -613,8 +613,17 @@ def _stable_module_name(cls: type) -> str:
 
 
 def _import_path(cls: type) -> str:
+    """`MODULE:CLASS` as the `stateful-collectors state` commands accept it from here.
+
+    A top-level module whose file is not in the current directory (a script, or
+    a file the CLI loaded by path) is named by its path, relative when shorter.
+    """
     try:
         module = _stable_module_name(cls)
     except TypeError:
         module = cls.__module__
+    file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+    if file and "." not in module and os.path.dirname(os.path.abspath(file)) != os.getcwd():
+        relative = os.path.relpath(file)
+        module = relative if len(relative) < len(file) else file
     return f"{module}:{cls.__qualname__}"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
+import re
 import stat
 import subprocess
 import sys
@@ -30,6 +31,14 @@ from my_statefull_collector import MyStatefullCollector
 from stateful_collectors.base import AbstractBaseCollector
 from stateful_collectors.errors import ConfigError, ConfigSpecError, ExitStatus, StateFileError
 from stateful_collectors.state import StatefulCollectorMixin
+
+
+def target_of(cls: type) -> str:
+    """The MODULE:CLASS a reset hint names: this file, by the shorter of its paths."""
+    module_file = sys.modules[cls.__module__].__file__
+    relative = os.path.relpath(module_file)
+    return f"{relative if len(relative) < len(module_file) else module_file}:{cls.__qualname__}"
+
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "my_statefull_collector.py"
@@ -294,7 +303,7 @@ def test_a_bad_state_file_gets_one_exact_error_and_stays_untouched(case, tmp_pat
         file=collector.state_file_path,
         dir=state_dir,
         name=collector.state_file_path.name,
-        hint=f"stateful-collectors state reset {case.cls.__module__}:{case.cls.__qualname__}",
+        hint=f"stateful-collectors state reset {target_of(case.cls)}",
         uid=os.geteuid(),
     )
     assert str(raised.value) == expected
@@ -547,7 +556,13 @@ def test_the_run_command_reports_a_bad_state_file_in_one_line(case, tmp_path):
     assert result.returncode == ExitStatus.STATE_ERROR
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    assert str(raised.value) in result.stderr
+    # The same message; a reset hint names the collector as seen from the cwd (here, by path).
+    expected = re.sub(
+        r"state reset \S+:MyStatefullCollector",
+        f"state reset {EXAMPLE}:MyStatefullCollector",
+        str(raised.value),
+    )
+    assert expected in result.stderr
     assert without_lock_files(snapshot(tmp_path)) == without_lock_files(before)
     assert not (tmp_path / "outbox.jsonl").exists()  # it stopped before fetching or publishing
 

@@ -305,7 +305,8 @@ class HangingServer:
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}/items.json"
         self.accepted = threading.Event()
         self._connections: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
 
     def _accept(self) -> None:
         with contextlib.suppress(OSError):
@@ -315,7 +316,10 @@ class HangingServer:
                 self.accepted.set()
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._socket.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() on Linux
         self._socket.close()
+        self._thread.join(timeout=10)
         for connection in self._connections:
             connection.close()
 
