@@ -151,8 +151,9 @@ def write_durably(path: str | os.PathLike[str], data: bytes) -> None:
 
     Writes a temporary file in the same directory (mode 0600), fsyncs it,
     renames it over `path`, then fsyncs the directory so the rename itself
-    survives a power cut. On any error the temporary file is removed and the
-    old file is untouched.
+    survives a power cut. On any error before the rename the temporary file is
+    removed and the old file is untouched; if only the final directory fsync
+    fails, the new file is already in place and the error says so.
     """
     # Plain strings, not Path objects: a save is on every run's path (benchmarks/).
     path = os.fspath(path)
@@ -178,7 +179,14 @@ def write_durably(path: str | os.PathLike[str], data: bytes) -> None:
             except FileNotFoundError:
                 pass
             raise
-        _fs.fsync(dir_fd)
+        try:
+            _fs.fsync(dir_fd)
+        except OSError as exc:  # too late to keep the old file: say what is on the disk
+            raise OSError(
+                exc.errno,
+                f"{exc.strerror}; the new state is in {path}, but its directory could not "
+                "be synced, so a power cut could still bring back the previous state",
+            ) from exc
     finally:
         os.close(dir_fd)
 
