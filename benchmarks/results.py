@@ -15,6 +15,8 @@ __all__ = [
     "format_bytes",
     "format_rate",
     "format_seconds",
+    "at_least",
+    "at_most",
     "judged",
 ]
 
@@ -70,6 +72,56 @@ def judged(
     """A row with a bar: `pass` or `FAIL`, or not judged in a quick run."""
     result = NOT_JUDGED if quick else ("pass" if passed else "FAIL")
     return Row(what, subject, baseline, ratio, bar, result, cost, cost_limit, chart_label)
+
+
+def at_most(
+    what: str,
+    subject: str,
+    baseline: str,
+    *,
+    ratio: float,
+    bar: float,
+    quick: bool,
+    chart_label: str,
+) -> Row:
+    """A row judged `ratio <= bar`: a time, where lower is better."""
+    return judged(
+        what,
+        subject,
+        baseline,
+        ratio=f"{ratio:.2f}x",
+        bar=f"<= {bar:.2f}x",
+        passed=ratio <= bar,
+        quick=quick,
+        cost=ratio,
+        cost_limit=bar,
+        chart_label=chart_label,
+    )
+
+
+def at_least(
+    what: str,
+    subject: str,
+    baseline: str,
+    *,
+    ratio: float,
+    bar: float,
+    quick: bool,
+    chart_label: str,
+) -> Row:
+    """A row judged `ratio >= bar`: a throughput, where higher is better (charted as 1/ratio)."""
+    return judged(
+        what,
+        subject,
+        baseline,
+        ratio=f"{ratio:.2f}x",
+        bar=f">= {bar:.2f}x",
+        passed=ratio >= bar,
+        quick=quick,
+        cost=1 / ratio,
+        cost_limit=1 / bar,
+        chart_label=chart_label,
+    )
 
 
 def error_row(what: str, error: BaseException) -> Row:
