@@ -196,14 +196,14 @@ def select_new_rows(
     return RowsSelection(
         [row for _, row in timed_new_rows],
         newest_time,
-        sorted_keys(newest_keys),
+        _sorted_keys(newest_keys),
         repeated_count,
         older_count,
         not_rows_count,
     )
 
 
-def sorted_keys(keys: Iterable[Any]) -> list[Any]:
+def _sorted_keys(keys: Iterable[Any]) -> list[Any]:
     """The keys in a stable order, so equal states give equal state files."""
     keys = list(keys)
     try:
