@@ -41,7 +41,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from stateful_collectors.errors import CollectorError, ExitStatus
+from stateful_collectors.errors import CollectorError, ExitStatus, describe_exception
 
 TYPE_CHECKING = False  # not `from typing import ...`: typing costs every run ~3 ms
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def _import_module(module_part: str) -> Any:
             spec.loader.exec_module(module)
         except Exception as exc:
             del sys.modules[module_name]
-            raise CollectorImportError(f"cannot import {path}: {_describe(exc)}") from exc
+            raise CollectorImportError(f"cannot import {path}: {describe_exception(exc)}") from exc
         return module
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
@@ -108,9 +108,13 @@ def _import_module(module_part: str) -> Any:
                 f"no module named {exc.name!r} (from {module_part!r}); run from the directory "
                 "that contains it, or give the path to the .py file"
             ) from None
-        raise CollectorImportError(f"cannot import {module_part}: {_describe(exc)}") from exc
+        raise CollectorImportError(
+            f"cannot import {module_part}: {describe_exception(exc)}"
+        ) from exc
     except Exception as exc:
-        raise CollectorImportError(f"cannot import {module_part}: {_describe(exc)}") from exc
+        raise CollectorImportError(
+            f"cannot import {module_part}: {describe_exception(exc)}"
+        ) from exc
 
 
 def load_collector_class(target: str) -> type:
@@ -136,11 +140,6 @@ def load_collector_class(target: str) -> type:
     if not (isinstance(obj, type) and issubclass(obj, AbstractBaseCollector)):
         raise UsageError(f"{target!r} is not a collector class (a subclass of BaseCollector)")
     return obj
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 # ---------------------------------------------------------------- run
@@ -231,7 +230,7 @@ def run_collector(
             if verbose:
                 log.exception("%s failed", name)
             hint = "" if verbose else " (--verbose shows the traceback)"
-            status, outcome = ExitStatus.FAILURE, f"failed: {_describe(exc)}{hint}"
+            status, outcome = ExitStatus.FAILURE, f"failed: {describe_exception(exc)}{hint}"
             did_nothing = collector is None
         if collector is not None:
             try:
@@ -239,7 +238,7 @@ def run_collector(
             except KeyboardInterrupt:
                 status, outcome = ExitStatus.INTERRUPTED, "interrupted"
             except Exception as exc:  # the run's outcome is what matters; note the rest
-                log.warning("%s: closing failed: %s", name, _describe(exc))
+                log.warning("%s: closing failed: %s", name, describe_exception(exc))
         if did_nothing:
             print(f"{name}: {outcome}", file=sys.stderr)
             return status
@@ -564,7 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if verbose:
             traceback.print_exc()
         hint = "" if verbose else " (--verbose shows the traceback)"
-        print(f"{prefix}: failed: {_describe(exc)}{hint}", file=sys.stderr)
+        print(f"{prefix}: failed: {describe_exception(exc)}{hint}", file=sys.stderr)
         return int(ExitStatus.FAILURE)
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "ExitStatus",
     "PublishError",
     "StateFileError",
+    "describe_exception",
 ]
 
 
@@ -87,3 +88,19 @@ class PublishError(CollectorError):
     """The sink did not confirm every message (broker down, nack, unroutable...)."""
 
     exit_status = ExitStatus.FAILURE
+
+
+def describe_exception(exc: BaseException) -> str:
+    """An unexpected exception in one line: its type and the first line of its message.
+
+    ```python
+    from stateful_collectors.errors import describe_exception
+
+    print(describe_exception(ValueError("bad value\nmore detail")))
+    #> ValueError: bad value
+    print(describe_exception(KeyError()))
+    #> KeyError
+    ```
+    """
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -42,7 +42,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from stateful_collectors.errors import AlreadyRunningError, StateFileError
+from stateful_collectors.errors import AlreadyRunningError, StateFileError, describe_exception
 
 TYPE_CHECKING = False  # not `from typing import ...`: typing costs every run ~3 ms
 if TYPE_CHECKING:
@@ -306,7 +306,7 @@ class StateFile:
         try:
             return self.codec.loads(data)
         except Exception as exc:  # a damaged pickle can raise almost anything
-            problem = f"cannot be decoded as {self.codec.name} ({_describe(exc)})"
+            problem = f"cannot be decoded as {self.codec.name} ({describe_exception(exc)})"
             raise self._damaged(problem) from None
 
     def save(self, state: Any) -> None:
@@ -340,11 +340,6 @@ class StateFile:
             f"state file {self.path} {problem}; it was left untouched: restore it from a backup "
             f"or {way_out}"
         )
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _codec(codec: str | StateCodec) -> StateCodec:
