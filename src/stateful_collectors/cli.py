@@ -102,16 +102,13 @@ def _import_module(module_part: str) -> Any:
         sys.path.insert(0, os.getcwd())
     try:
         return importlib.import_module(module_part)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module_part == exc.name or module_part.startswith(exc.name + ".")):
+    except Exception as exc:
+        missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+        if missing and (module_part == missing or module_part.startswith(missing + ".")):
             raise UsageError(
-                f"no module named {exc.name!r} (from {module_part!r}); run from the directory "
+                f"no module named {missing!r} (from {module_part!r}); run from the directory "
                 "that contains it, or give the path to the .py file"
             ) from None
-        raise CollectorImportError(
-            f"cannot import {module_part}: {describe_exception(exc)}"
-        ) from exc
-    except Exception as exc:
         raise CollectorImportError(
             f"cannot import {module_part}: {describe_exception(exc)}"
         ) from exc
