@@ -378,7 +378,7 @@ def _state_command(args: argparse.Namespace) -> ExitStatus:
         if args.action == "show":
             return _show(collector, path)
         if args.action == "reset":
-            return _reset(collector, path, args)
+            return _reset(path, args)
         return _set(collector, path, args.value)
     finally:
         collector.close()
@@ -396,7 +396,7 @@ def _show(collector: Any, path: Path) -> ExitStatus:
     return ExitStatus.SUCCESS
 
 
-def _reset(collector: Any, path: Path, args: argparse.Namespace) -> ExitStatus:
+def _reset(path: Path, args: argparse.Namespace) -> ExitStatus:
     if not path.exists():
         print(f"no state file at {path}; nothing to reset")
         return ExitStatus.SUCCESS
