@@ -186,7 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "stateful-collectors-demo-feed/1"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-        """Stay quiet; the CLI prints its own one line per request."""
+        """Stay quiet: no line per request (`demo-feed` prints one per new item instead)."""
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         url = urllib.parse.urlsplit(self.path)
