@@ -35,6 +35,7 @@ from pathlib import Path
 
 import pytest
 from checkpoint_collector import CheckpointCollector
+from example_runs import run_example
 
 from stateful_collectors.demo_feed import DemoFeed
 from stateful_collectors.errors import ConfigError
@@ -248,16 +249,13 @@ def test_the_example_runs_twice_as_a_real_process(feed_server, state_dir, tmp_pa
         )
     )
     outbox = tmp_path / "outbox.jsonl"
-    env = {**os.environ, "STATEFUL_COLLECTORS_OUTBOX": str(outbox)}
-    env.pop("STATEFUL_COLLECTORS_AMQP_URL", None)
-    command = [sys.executable, str(ROOT / "examples" / "checkpoint_collector.py")]
-    command += ["--config", str(config_file)]
+    program = ROOT / "examples" / "checkpoint_collector.py"
 
-    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    first = run_example(program, config_file, outbox)
     assert first.returncode == 0, first.stderr
     assert "ok: published 5 message(s)" in first.stderr
     feed_server.feed.add(3)
-    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    second = run_example(program, config_file, outbox)
     assert second.returncode == 0, second.stderr
     assert "ok: published 3 message(s)" in second.stderr
 

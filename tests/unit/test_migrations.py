@@ -8,11 +8,10 @@ as a real process.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from example_runs import run_example
 from migration_collector import CountingCollector
 
 from stateful_collectors import AbstractBaseCollector, StateFileError, StatefulCollectorMixin
@@ -193,19 +192,6 @@ def test_the_example_migrates_an_old_file_then_saves_version_2(
     }
 
 
-def run_example(config_file: Path, outbox: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "STATEFUL_COLLECTORS_OUTBOX": str(outbox)}
-    env.pop("STATEFUL_COLLECTORS_AMQP_URL", None)
-    return subprocess.run(
-        [sys.executable, str(EXAMPLE), "--config", str(config_file)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_the_example_as_a_real_process(feed_server, state_dir, tmp_path):
     config_file = tmp_path / "migration.conf"
     config_file.write_text(counting_config(feed_server, state_dir))
@@ -213,10 +199,10 @@ def test_the_example_as_a_real_process(feed_server, state_dir, tmp_path):
     path = state_dir / "migration_collector.CountingCollector.pickle"
     StateFile(path).save({"last_utc": "2026-11-27T20:01:00Z"})  # left by the first release
 
-    first = run_example(config_file, outbox)
+    first = run_example(EXAMPLE, config_file, outbox)
     assert first.returncode == 0, first.stderr
     feed_server.feed.add(2)
-    second = run_example(config_file, outbox)
+    second = run_example(EXAMPLE, config_file, outbox)
     assert second.returncode == 0, second.stderr
     bodies = [message.body for message in read_outbox(outbox)]
     assert len(bodies) == 2
@@ -228,7 +214,7 @@ def test_the_example_as_a_real_process(feed_server, state_dir, tmp_path):
     # A file from a newer release: one line, exit status 4, the file untouched.
     StateFile(path).save({"state_version": 3, "state": {"newest_time": None}})
     before = path.read_bytes()
-    newer = run_example(config_file, outbox)
+    newer = run_example(EXAMPLE, config_file, outbox)
     assert newer.returncode == 4
     assert newer.stderr.count("\n") == 1, newer.stderr  # one line, no traceback
     assert newer.stderr.startswith(

@@ -12,13 +12,11 @@ import functools
 import http.server
 import io
 import logging
-import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
+from example_runs import run_example
 from time_ordered_rows_collector import DemoCsvCollector
 
 from stateful_collectors import BaseTimeOrderedRowsCollector, StateFileError
@@ -361,25 +359,12 @@ def test_the_defaults_key_rows_by_digest_and_publish_them_as_lines(state_dir):
 # ---------------------------------------------------------------- the example as a real process
 
 
-def run_example(config_file: Path, outbox: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "STATEFUL_COLLECTORS_OUTBOX": str(outbox)}
-    env.pop("STATEFUL_COLLECTORS_AMQP_URL", None)
-    return subprocess.run(
-        [sys.executable, str(EXAMPLE), "--config", str(config_file)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_the_example_runs_twice_as_a_real_process(feed_server, state_dir, tmp_path):
     config_file = tmp_path / "demo-csv.conf"
     config_file.write_text(config_for(f"{feed_server.url}/items.csv", state_dir))
     outbox = tmp_path / "outbox.jsonl"
 
-    first = run_example(config_file, outbox)
+    first = run_example(EXAMPLE, config_file, outbox)
     assert first.returncode == 0, first.stderr
     state_file = state_dir / "time_ordered_rows_collector.DemoCsvCollector.pickle"
     assert first.stderr.splitlines() == [
@@ -389,7 +374,7 @@ def test_the_example_runs_twice_as_a_real_process(feed_server, state_dir, tmp_pa
         f"state saved to {state_file}",
     ]
     feed_server.feed.add(2)
-    second = run_example(config_file, outbox)
+    second = run_example(EXAMPLE, config_file, outbox)
     assert second.returncode == 0, second.stderr
 
     messages = read_outbox(outbox)
@@ -402,7 +387,7 @@ def test_the_example_runs_twice_as_a_real_process(feed_server, state_dir, tmp_pa
     }
 
     feed_server.close()
-    failed = run_example(config_file, outbox)
+    failed = run_example(EXAMPLE, config_file, outbox)
     assert failed.returncode == 1
     assert failed.stderr.count("\n") == 1, failed.stderr  # one line, no traceback
     assert "Connection refused" in failed.stderr
