@@ -85,17 +85,8 @@ def at_most(
     chart_label: str,
 ) -> Row:
     """A row judged `ratio <= bar`: a time, where lower is better."""
-    return judged(
-        what,
-        subject,
-        baseline,
-        ratio=f"{ratio:.2f}x",
-        bar=f"<= {bar:.2f}x",
-        passed=ratio <= bar,
-        quick=quick,
-        cost=ratio,
-        cost_limit=bar,
-        chart_label=chart_label,
+    return _ratio_row(
+        what, subject, baseline, ratio, bar, quick, chart_label, higher_is_better=False
     )
 
 
@@ -110,16 +101,33 @@ def at_least(
     chart_label: str,
 ) -> Row:
     """A row judged `ratio >= bar`: a throughput, where higher is better (charted as 1/ratio)."""
+    return _ratio_row(
+        what, subject, baseline, ratio, bar, quick, chart_label, higher_is_better=True
+    )
+
+
+def _ratio_row(
+    what: str,
+    subject: str,
+    baseline: str,
+    ratio: float,
+    bar: float,
+    quick: bool,
+    chart_label: str,
+    *,
+    higher_is_better: bool,
+) -> Row:
+    # The chart draws costs (lower is better), so a throughput ratio is drawn inverted.
     return judged(
         what,
         subject,
         baseline,
         ratio=f"{ratio:.2f}x",
-        bar=f">= {bar:.2f}x",
-        passed=ratio >= bar,
+        bar=f"{'>=' if higher_is_better else '<='} {bar:.2f}x",
+        passed=ratio >= bar if higher_is_better else ratio <= bar,
         quick=quick,
-        cost=1 / ratio,
-        cost_limit=1 / bar,
+        cost=1 / ratio if higher_is_better else ratio,
+        cost_limit=1 / bar if higher_is_better else bar,
         chart_label=chart_label,
     )
 
