@@ -30,6 +30,7 @@ from typing import Any
 
 from benchmarks.measure import BenchmarkError, batch, interleave, median, paired_ratio
 from benchmarks.results import Row, at_least, at_most, format_rate, format_seconds
+from stateful_collectors.collectors.base import AbstractBaseCollector
 from stateful_collectors.state import StatefulCollectorMixin
 
 __all__ = ["SAVE_BAR", "SAVE_THROUGHPUT_BAR", "LOAD_BAR", "run_state_benchmarks"]
@@ -46,12 +47,16 @@ MIB = 1024 * 1024
 _PROTOCOL = 5  # what the library's pickle codec writes
 
 
-class BenchCollector(StatefulCollectorMixin):
-    """The smallest stateful collector: the mixin on a plain class, `state_dir` from its config."""
+class BenchCollector(StatefulCollectorMixin, AbstractBaseCollector):
+    """The smallest stateful collector: the mixin on the abstract base, `state_dir` configured."""
+
+    config_spec = """
+        [bench]
+        state_dir :: path
+    """
 
     def __init__(self, state_dir: str) -> None:
-        self.config = {"state_dir": state_dir}
-        super().__init__()
+        super().__init__(config_text=f"[bench]\nstate_dir = {state_dir}\n")
 
 
 def state_of_size(size: int) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import urllib.error
 import pytest
 from my_statefull_collector import MyStatefullCollector
 
-from stateful_collectors.base import message_id_for
+from stateful_collectors.collectors.base import message_id_for
 from stateful_collectors.demo_feed import DemoFeed
 from stateful_collectors.errors import ConfigError, StateFileError
 from stateful_collectors.state import StateFile

@@ -21,7 +21,7 @@ import urllib.parse
 import urllib.request
 
 from stateful_collectors import BaseTimeOrderedRowsCollector
-from stateful_collectors.cli import collector_main
+from stateful_collectors.runner import collector_main
 
 COLUMNS = ["id", "time", "severity", "title"]
 

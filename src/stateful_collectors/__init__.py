@@ -14,20 +14,19 @@ print(StatefulCollectorMixin.make_default_state(None), BaseCollector.raw_type)
 from __future__ import annotations
 
 import importlib
-
-TYPE_CHECKING = False  # not `from typing import ...`: typing (and re) would cost ~10 ms here
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "AbstractBaseCollector": "stateful_collectors.base",
-    "QueuedBase": "stateful_collectors.base",
-    "LegacyQueuedBase": "stateful_collectors.base",
-    "BaseCollector": "stateful_collectors.base",
-    "CollectorStopped": "stateful_collectors.base",
-    "StatefulCollectorMixin": "stateful_collectors.state",
-    "StateFile": "stateful_collectors.state",
-    "BaseTimeOrderedRowsCollector": "stateful_collectors.rows",
+    "AbstractBaseCollector": "stateful_collectors.collectors.base",
+    "QueuedBase": "stateful_collectors.collectors.base",
+    "LegacyQueuedBase": "stateful_collectors.collectors.base",
+    "BaseCollector": "stateful_collectors.collectors.base",
+    "CollectorStopped": "stateful_collectors.errors",
+    "StatefulCollectorMixin": "stateful_collectors.state.mixin",
+    "StateFile": "stateful_collectors.state.files",
+    "BaseTimeOrderedRowsCollector": "stateful_collectors.collectors.rows",
     "ConfigSpec": "stateful_collectors.config",
     "ConfigSource": "stateful_collectors.config",
     "CollectorError": "stateful_collectors.errors",
@@ -58,12 +57,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from typing import Any
-
-    from stateful_collectors.base import (
+    from stateful_collectors.collectors.base import (
         AbstractBaseCollector,
         BaseCollector,
-        CollectorStopped,
         LegacyQueuedBase,
         QueuedBase,
     )
@@ -71,13 +67,15 @@ if TYPE_CHECKING:
     from stateful_collectors.errors import (
         AlreadyRunningError,
         CollectorError,
+        CollectorStopped,
         ConfigError,
         ExitStatus,
         PublishError,
         StateFileError,
     )
-    from stateful_collectors.rows import BaseTimeOrderedRowsCollector
-    from stateful_collectors.state import StateFile, StatefulCollectorMixin
+    from stateful_collectors.collectors.rows import BaseTimeOrderedRowsCollector
+    from stateful_collectors.state.files import StateFile
+    from stateful_collectors.state.mixin import StatefulCollectorMixin
 
 
 def __getattr__(name: str) -> Any:

@@ -1,9 +1,10 @@
 """`Value`: the base of the package's small immutable records (specs, exchanges, messages).
 
 They behave like frozen dataclasses (compared, hashed and printed by their
-fields; read-only once built) but are written by hand: `import dataclasses`
-pulls in `inspect` and friends, and with each class it creates that costs every
-cron-started run about 15 ms (see benchmarks/whole_run.py).
+fields; read-only once built) but are written by hand: `dataclasses` imports
+`inspect` and much more, which every cron-started run would pay for. The
+modules a run may import are checked by `tests/unit/test_run_imports.py`, and
+what a run costs by the whole-run benchmark (`benchmarks/whole_run.py`).
 """
 
 from __future__ import annotations

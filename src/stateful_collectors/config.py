@@ -43,15 +43,10 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from stateful_collectors._value import Value
 from stateful_collectors.errors import ConfigError, ConfigSpecError
-
-TYPE_CHECKING = False  # not `from typing import ...`: typing costs every run ~3 ms
-if TYPE_CHECKING:
-    from typing import Any
-else:
-    Any = object  # ConfigSection's base is evaluated at run time; annotations are not
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -481,7 +476,7 @@ class ConfigSource:
             if section_spec.allow_extra:
                 values[option_name] = text
                 continue
-            import difflib  # only for this error: importing it costs every run ~3 ms
+            import difflib  # only this error needs it (see tests of what a run imports)
 
             hint = difflib.get_close_matches(option_name, list(section_spec.options), n=1)
             suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""

@@ -1,4 +1,4 @@
-"""The exceptions a collector run can end with, and the exit status of each.
+"""Every exception a collector run can end with, and the exit status of each.
 
 Every error a user can cause (a bad config file, a damaged state file, a second
 instance started by cron while the first still runs) has its own class and a
@@ -23,11 +23,16 @@ import enum
 __all__ = [
     "AlreadyRunningError",
     "CollectorError",
+    "CollectorImportError",
+    "CollectorStopped",
     "ConfigError",
     "ConfigSpecError",
+    "DeadlineExceeded",
     "ExitStatus",
+    "LockLostError",
     "PublishError",
     "StateFileError",
+    "UsageError",
     "describe_exception",
 ]
 
@@ -35,9 +40,10 @@ __all__ = [
 class ExitStatus(enum.IntEnum):
     """Exit statuses of `stateful-collectors run` and of generated collector commands.
 
-    A scheduler can tell them apart: only `FAILURE` and `INTERRUPTED` are worth an
-    automatic retry; `CONFIG_ERROR` and `STATE_ERROR` need a person;
-    `ALREADY_RUNNING` means the previous run has not finished yet.
+    A scheduler can tell them apart: `FAILURE`, `TIMED_OUT`, `INTERRUPTED` and
+    `LOCK_LOST` are worth the next scheduled run; `USAGE_ERROR`, `CONFIG_ERROR`
+    and `STATE_ERROR` need a person; `ALREADY_RUNNING` means the previous run
+    has not finished yet (if it repeats, that run is stuck).
     """
 
     SUCCESS = 0
@@ -45,21 +51,37 @@ class ExitStatus(enum.IntEnum):
     FAILURE = 1
     """The run failed (source or broker); the state was not advanced."""
     USAGE_ERROR = 2
-    """The command line itself was wrong (unknown option, missing argument)."""
+    """The command line itself was wrong (unknown option, missing argument, no such class)."""
     CONFIG_ERROR = 3
     """A config file, option or value is wrong; nothing was fetched."""
     STATE_ERROR = 4
-    """The state file is damaged or unsafe to load; it was left untouched."""
+    """The state is damaged, unsafe to load or cannot be saved; it was left untouched."""
     ALREADY_RUNNING = 5
     """Another instance of the same collector holds the lock; this one did nothing."""
+    LOCK_LOST = 6
+    """Another run took over the state while this one ran; this run's save was refused."""
+    TIMED_OUT = 124
+    """The run's deadline passed; the state was not advanced (the same status as timeout(1))."""
     INTERRUPTED = 130
-    """Stopped by Ctrl+C or SIGTERM; the state was not advanced."""
+    """Stopped by Ctrl+C, SIGTERM or SIGHUP; the state was not advanced."""
 
 
 class CollectorError(Exception):
     """Base class of the errors this package reports as one clear line."""
 
     exit_status: ExitStatus = ExitStatus.FAILURE
+
+
+class UsageError(CollectorError):
+    """The command line names something that does not exist or is not a collector."""
+
+    exit_status = ExitStatus.USAGE_ERROR
+
+
+class CollectorImportError(CollectorError):
+    """The collector's module could not be imported (an error in its code)."""
+
+    exit_status = ExitStatus.FAILURE
 
 
 class ConfigError(CollectorError):
@@ -73,7 +95,7 @@ class ConfigSpecError(ConfigError):
 
 
 class StateFileError(CollectorError):
-    """The state file cannot be loaded safely; it was not modified."""
+    """The state cannot be loaded or saved safely; it was not modified."""
 
     exit_status = ExitStatus.STATE_ERROR
 
@@ -84,14 +106,32 @@ class AlreadyRunningError(CollectorError):
     exit_status = ExitStatus.ALREADY_RUNNING
 
 
+class LockLostError(CollectorError):
+    """This run no longer holds its lock: another run took over, so its save was refused."""
+
+    exit_status = ExitStatus.LOCK_LOST
+
+
 class PublishError(CollectorError):
     """The sink did not confirm every message (broker down, nack, unroutable...)."""
 
     exit_status = ExitStatus.FAILURE
 
 
+class CollectorStopped(CollectorError):
+    """`stop()` was called (Ctrl+C, SIGTERM): the run ended early, state not advanced."""
+
+    exit_status = ExitStatus.INTERRUPTED
+
+
+class DeadlineExceeded(CollectorError):
+    """The run's deadline passed before it finished; nothing was saved."""
+
+    exit_status = ExitStatus.TIMED_OUT
+
+
 def describe_exception(exc: BaseException) -> str:
-    """An unexpected exception in one line: its type and the first line of its message.
+    r"""An unexpected exception in one line: its type and the first line of its message.
 
     ```python
     from stateful_collectors.errors import describe_exception

@@ -55,7 +55,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from stateful_collectors.collectors.base import QueuedBase
 from stateful_collectors.sinks.outbox import OutboxMessage, OutboxSink, read_outbox
+from stateful_collectors.state.mixin import StatefulCollectorMixin
 
 __all__ = ["CollectedRun", "collect", "make_config"]
 
@@ -115,7 +117,9 @@ class CollectedRun:
         return [json.loads(body) for body in self.bodies]
 
 
-def collect(cls: type, config_text: str, *, outbox: str | Path | None = None) -> CollectedRun:
+def collect(
+    cls: type[QueuedBase], config_text: str, *, outbox: str | Path | None = None
+) -> CollectedRun:
     """Run `cls` once with `config_text`; publish into an outbox; return what happened.
 
     Exceptions from the run propagate unchanged (the state is then not saved),
@@ -126,11 +130,14 @@ def collect(cls: type, config_text: str, *, outbox: str | Path | None = None) ->
         already = len(read_outbox(outbox_path)) if outbox_path.exists() else 0
         with cls(config_text=config_text, sink=OutboxSink(outbox_path)) as collector:
             collector.run_collection()
-            state_file = getattr(collector, "state_file_path", None)
-            state_saved = bool(getattr(collector, "state_saved", False))
+            state_location = collector.state_location
+            state_saved = collector.state_saved
         messages = read_outbox(outbox_path)[already:] if outbox_path.exists() else []
     state = None
-    if state_file is not None and state_file.exists():
+    if state_location is not None:
         with cls(config_text=config_text, sink=OutboxSink(outbox_path)) as reader:
-            state = reader.load_state()
+            assert isinstance(reader, StatefulCollectorMixin)
+            if reader.state_store.exists():
+                state = reader.load_state()
+    state_file = Path(state_location) if state_location is not None else None
     return CollectedRun(messages, state, state_file, state_saved)

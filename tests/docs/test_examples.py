@@ -25,7 +25,7 @@ from pathlib import Path
 import pika
 import pytest
 
-from stateful_collectors.base import message_id_for
+from stateful_collectors.collectors.base import message_id_for
 from stateful_collectors.sinks.outbox import read_outbox
 
 ROOT = Path(__file__).resolve().parents[2]

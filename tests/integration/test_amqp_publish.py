@@ -8,7 +8,7 @@ import time
 import pytest
 from amqp_helpers import Probe
 
-from stateful_collectors.base import message_id_for
+from stateful_collectors.collectors.base import message_id_for
 
 pytestmark = pytest.mark.broker
 

@@ -9,7 +9,7 @@ import pytest
 from amqp_helpers import ROOT, run_cli
 from my_statefull_collector import MyStatefullCollector
 
-from stateful_collectors.base import message_id_for
+from stateful_collectors.collectors.base import message_id_for
 
 pytestmark = pytest.mark.broker
 

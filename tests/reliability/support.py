@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from stateful_collectors.base import AbstractBaseCollector
+from stateful_collectors.collectors.base import AbstractBaseCollector
 from stateful_collectors.state import StatefulCollectorMixin
 
 

@@ -2,12 +2,12 @@
 
 ENOSPC is produced for real: the state dir lives on a 64 KiB tmpfs mounted for
 the test (`mount -t tmpfs` needs root; without it the test falls back to
-injecting ENOSPC through `stateful_collectors.state._fs` and says so).
+injecting ENOSPC through `stateful_collectors.fs._fs` and says so).
 
 EIO cannot be produced for real here: it takes a device that fails on demand
 (device-mapper's dm-error or dm-flakey), and this kernel has no device-mapper
 (`/dev/mapper/control` is missing). So EIO is injected through
-`stateful_collectors.state._fs`, at each system call of a save in turn, by a
+`stateful_collectors.fs._fs`, at each system call of a save in turn, by a
 stand-in that passes every other call to the real OS.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from reliability.support import make_keeps_state, snapshot_files, temp_files
 
-from stateful_collectors import state as state_module
+from stateful_collectors import fs as fs_module
 
 OLD = {"seq": 1, "last_utc": "2026-11-27T20:00:00Z"}
 NEW = {"seq": 2, "last_utc": "2026-11-27T21:00:00Z"}
@@ -29,7 +29,7 @@ TOO_BIG = {"seq": 3, "payload": os.urandom(1 << 20)}  # 1 MiB: more than the 64 
 
 
 class FailingOs:
-    """Stands in for `state._fs`: the real OS, except that `fail_at` raises `error_number`.
+    """Stands in for `fs._fs`: the real OS, except that `fail_at` raises `error_number`.
 
     A failing `write` first writes half of its data for real (a full disk
     accepts a partial write before it refuses); a failing `close` closes the
@@ -120,12 +120,12 @@ def test_enospc_on_write_raises_and_keeps_the_old_state(
     else:
         state_dir = tmp_path / "state"
         failing = FailingOs("write", errno.ENOSPC)
-        how = f"injected through state._fs, because {why_not_real}"
+        how = f"injected through fs._fs, because {why_not_real}"
     collector = collector_with_old_state(state_dir)
     before = snapshot_files(state_dir)
 
     if mount_point is None:
-        monkeypatch.setattr(state_module, "_fs", failing)
+        monkeypatch.setattr(fs_module, "_fs", failing)
     with pytest.raises(OSError) as raised:
         collector.save_state(TOO_BIG)
     monkeypatch.undo()
@@ -161,7 +161,7 @@ def test_io_error_before_the_rename_keeps_the_old_state(
     before = snapshot_files(state_dir)
 
     failing = FailingOs(fail_at, error_number)
-    monkeypatch.setattr(state_module, "_fs", failing)
+    monkeypatch.setattr(fs_module, "_fs", failing)
     with pytest.raises(OSError) as raised:
         collector.save_state(NEW)
     monkeypatch.undo()
@@ -194,7 +194,7 @@ def test_io_error_on_the_directory_fsync_raises_and_leaves_a_whole_state(
     collector = collector_with_old_state(state_dir)
 
     failing = FailingOs("fsync", errno.EIO, directory=True)
-    monkeypatch.setattr(state_module, "_fs", failing)
+    monkeypatch.setattr(fs_module, "_fs", failing)
     with pytest.raises(OSError) as raised:
         collector.save_state(NEW)
     monkeypatch.undo()

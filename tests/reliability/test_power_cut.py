@@ -6,7 +6,7 @@ kernel had not yet written, and only `fsync` says what was written. This test
 replays a save against a model of the disk that keeps exactly what was made
 durable, for every point where the power could go.
 
-1. Record. `stateful_collectors.state._fs`, the one place a save's system calls
+1. Record. `stateful_collectors.fs._fs`, the one place a save's system calls
    go through, is swapped for a `Recorder` that passes every call to the real OS
    and logs it: the creation of the temporary file, each write with its bytes,
    each fsync (of the file, or of the directory through a descriptor the save
@@ -49,7 +49,7 @@ from typing import Any
 import pytest
 from reliability.support import make_keeps_state
 
-from stateful_collectors import state as state_module
+from stateful_collectors import fs as fs_module
 
 OLD = {"seq": 1, "payload": b"old " * 1000, "seen": {("feed", 1), ("feed", 2)}}
 NEW = {"seq": 2, "payload": b"new " * 3000, "seen": {("feed", 3)}}
@@ -77,7 +77,7 @@ class Op:
 
 
 class Recorder:
-    """Stands in for `state._fs`: every call goes to the real OS and is logged.
+    """Stands in for `fs._fs`: every call goes to the real OS and is logged.
 
     Args:
         drop_fsync_of: "dir" or "file" to turn that fsync into a no-op (the
@@ -238,7 +238,7 @@ def check_power_cuts(
 
     recorder = Recorder(drop_fsync_of)
     with monkeypatch.context() as patch:
-        patch.setattr(state_module, "_fs", recorder)
+        patch.setattr(fs_module, "_fs", recorder)
         collector.save_state(NEW)
     collector.close()
     if drop_fsync_of is not None:

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from my_statefull_collector import MyStatefullCollector
 
-from stateful_collectors.base import AbstractBaseCollector
+from stateful_collectors.collectors.base import AbstractBaseCollector
 from stateful_collectors.errors import ConfigError, ConfigSpecError, ExitStatus, StateFileError
 from stateful_collectors.state import StatefulCollectorMixin
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stateful_collectors import BaseCollector, CollectorStopped, StatefulCollectorMixin
-from stateful_collectors.base import message_id_for
+from stateful_collectors.collectors.base import message_id_for
 from stateful_collectors.errors import AlreadyRunningError, ExitStatus, PublishError
 from stateful_collectors.sinks.outbox import OutboxSink, read_outbox
 from stateful_collectors.state import SingleInstanceLock

@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 from cli_collectors import Counter
 
-from stateful_collectors.cli import collector_main, main
+from stateful_collectors.cli import main
+from stateful_collectors.runner import collector_main
 from stateful_collectors.sinks.outbox import read_outbox
 
 HERE = Path(__file__).resolve().parent

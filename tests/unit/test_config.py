@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stateful_collectors.base import AbstractBaseCollector
+from stateful_collectors.collectors.base import AbstractBaseCollector
 from stateful_collectors.config import (
     CONFIG_ENV_VAR,
     CONVERTERS,

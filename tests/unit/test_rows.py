@@ -21,7 +21,7 @@ from time_ordered_rows_collector import DemoCsvCollector
 
 from stateful_collectors import BaseTimeOrderedRowsCollector, StateFileError
 from stateful_collectors.demo_feed import DemoFeed
-from stateful_collectors.rows import RowsSelection, row_digest, select_new_rows
+from stateful_collectors.collectors.rows import RowsSelection, row_digest, select_new_rows
 from stateful_collectors.sinks.outbox import read_outbox
 from stateful_collectors.state import StateFile
 from stateful_collectors.testing import collect, make_config
@@ -187,9 +187,9 @@ def write_csv(path: Path, rows: list[tuple[int, str]]) -> None:
 
 
 def rows_records(caplog, level: int) -> list[logging.LogRecord]:
-    """The records of `stateful_collectors.rows` at exactly `level`."""
+    """The records of `stateful_collectors.collectors.rows` at exactly `level`."""
     return [
-        r for r in caplog.records if r.name == "stateful_collectors.rows" and r.levelno == level
+        r for r in caplog.records if r.name == "stateful_collectors.collectors.rows" and r.levelno == level
     ]
 
 
@@ -203,7 +203,7 @@ def test_late_rows_are_counted_logged_and_not_published(static_csv, state_dir, c
     assert published_ids(first) == [1, 2, 3]
 
     write_csv(path, [(3, "20:02"), (9, "20:01"), (4, "20:03")])  # 9 came late, at 20:01
-    caplog.set_level(logging.INFO, logger="stateful_collectors.rows")
+    caplog.set_level(logging.INFO, logger="stateful_collectors.collectors.rows")
     second = collect(DemoCsvCollector, config)
     assert published_ids(second) == [4]
     assert second.state == {"newest_time": "2026-11-27T20:03:00Z", "newest_row_keys": [4]}
@@ -229,7 +229,7 @@ def test_a_whole_file_source_skips_older_rows_quietly(static_csv, state_dir, cap
     assert published_ids(first) == [3, 2, 1]  # in the file's order
 
     write_csv(path, [(5, "20:03"), (4, "20:03"), (3, "20:02"), (2, "20:01"), (1, "20:00")])
-    caplog.set_level(logging.DEBUG, logger="stateful_collectors.rows")
+    caplog.set_level(logging.DEBUG, logger="stateful_collectors.collectors.rows")
     second = collect(WholeFileCsvCollector, config)
     assert published_ids(second) == [5, 4]
     assert rows_records(caplog, logging.WARNING) == []

@@ -18,15 +18,10 @@ from pathlib import Path
 import pytest
 
 from stateful_collectors import StatefulCollectorMixin
-from stateful_collectors.base import AbstractBaseCollector
+from stateful_collectors.collectors.base import AbstractBaseCollector
 from stateful_collectors.errors import AlreadyRunningError, StateFileError
-from stateful_collectors.state import (
-    CODECS,
-    JsonCodec,
-    SingleInstanceLock,
-    StateFile,
-    write_durably,
-)
+from stateful_collectors.fs import write_durably
+from stateful_collectors.state import CODECS, JsonCodec, SingleInstanceLock, StateFile
 
 
 class Collector(StatefulCollectorMixin, AbstractBaseCollector):
@@ -335,7 +330,7 @@ def test_get_state_file_name_can_be_overridden(state_dir):
 
 
 SCRIPT = """
-    from stateful_collectors.base import AbstractBaseCollector
+    from stateful_collectors.collectors.base import AbstractBaseCollector
     from stateful_collectors.state import StatefulCollectorMixin
 
 

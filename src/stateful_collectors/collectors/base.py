@@ -61,20 +61,16 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Self
 
 from stateful_collectors.config import ConfigSection, ConfigSource, ConfigSpec
-from stateful_collectors.errors import CollectorError, ExitStatus
+from stateful_collectors.errors import CollectorStopped
 from stateful_collectors.sinks import Exchange, Sink, sink_from_config
-
-TYPE_CHECKING = False  # not `from typing import ...`: typing costs every run ~3 ms
-if TYPE_CHECKING:
-    from typing import Any, ClassVar
 
 __all__ = [
     "RAW_TYPES",
     "AbstractBaseCollector",
     "BaseCollector",
-    "CollectorStopped",
     "LegacyQueuedBase",
     "QueuedBase",
     "message_id_for",
@@ -88,17 +84,11 @@ RAW_TYPES = ("stream", "file", "blacklist")
 _SOURCE_PART_RE = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 
 
-class CollectorStopped(CollectorError):
-    """`stop()` was called (Ctrl+C, SIGTERM): the run ended early, state not advanced."""
-
-    exit_status = ExitStatus.INTERRUPTED
-
-
 def message_id_for(source: str, body: bytes) -> str:
     """The deterministic message id: the same source and body always give the same id.
 
     ```python
-    from stateful_collectors.base import message_id_for
+    from stateful_collectors.collectors.base import message_id_for
 
     print(message_id_for("demo.items", b"[]") == message_id_for("demo.items", b"[]"))
     #> True
@@ -130,8 +120,37 @@ def _as_bytes(body: Any) -> bytes:
     )
 
 
+class _BodyBytes:
+    """A message body as bytes, converted once though two steps need it.
+
+    `get_output_prop_kwargs()` converts the body to hash it for the message id
+    (`convert`); `publish_output()` then sends the very same object (`take`):
+    it gets the bytes already made, and the kept copy is dropped.
+    """
+
+    __slots__ = ("_body", "_data")
+
+    def __init__(self) -> None:
+        self._body: object = None
+        self._data = b""
+
+    def convert(self, body: Any) -> bytes:
+        if not isinstance(body, bytes):
+            self._body, self._data = body, _as_bytes(body)
+            return self._data
+        return body
+
+    def take(self, body: Any) -> bytes:
+        if body is self._body and body is not None:
+            data = self._data
+        else:
+            data = _as_bytes(body)
+        self._body, self._data = None, b""
+        return data
+
+
 class AbstractBaseCollector:
-    """Configuration and the outline of a run; subclasses provide `run()`.
+    """Configuration, the outline of a run, and what a run may ask of any collector.
 
     Args:
         config_file: read this INI file instead of the default ones.
@@ -144,10 +163,23 @@ class AbstractBaseCollector:
         config_converters: extra converters by name, usable after `::` in the spec.
         config: the checked values of the collector's own section.
         config_full: the checked values of every section of the spec, by name.
+        published_count: messages handed to the sink during the last `run()`.
+        sink_description: where the last `run()` published, for logs.
+        state_saved: whether this collector saved its state in this process.
+
+    The runner (`stateful_collectors.runner`) relies only on what this class
+    declares: `run_collection()`, `prepare_state()`, `close()`, the three
+    attributes above and `state_location`. `QueuedBase` and
+    `StatefulCollectorMixin` fill them in; a collector without a sink or a
+    state keeps the harmless defaults.
     """
 
     config_spec: ClassVar[str | None] = None
     config_converters: ClassVar[Mapping[str, Callable[[str], Any]]] = {}
+
+    published_count: int = 0
+    sink_description: str | None = None
+    state_saved: bool = False
 
     def __init__(
         self,
@@ -202,17 +234,23 @@ class AbstractBaseCollector:
         `stateful-collectors scripts my_package.feeds` prints such lines for
         every collector of a module. Options: `--config FILE`, `--verbose`.
         """
-        from stateful_collectors.cli import collector_main
+        from stateful_collectors.runner import collector_main
 
         return collector_main(cls)(argv)
 
+    # -- one run
+
     def run_collection(self) -> None:
-        """One whole run: take the state lock (if any), `run()`, `after_completed_publishing()`."""
-        acquire_lock = getattr(self, "acquire_state_lock", None)
-        if acquire_lock is not None:
-            acquire_lock()
+        """One whole run: `prepare_state()`, `run()`, then `after_completed_publishing()`."""
+        self.prepare_state()
         self.run()
         self.after_completed_publishing()
+
+    def prepare_state(self) -> None:
+        """Before anything is fetched: take the state's lock and check it can be saved.
+
+        Nothing here; `StatefulCollectorMixin` does both.
+        """
 
     def run(self) -> None:
         """Do the collecting; raise on failure."""
@@ -221,10 +259,18 @@ class AbstractBaseCollector:
     def after_completed_publishing(self) -> None:
         """Called after `run()` returned normally; nothing by default."""
 
+    def wait_for_confirms(self) -> None:
+        """Block until everything published so far is confirmed; nothing to wait for here."""
+
+    @property
+    def state_location(self) -> str | None:
+        """Where the collector keeps its state (`None`: it keeps none)."""
+        return None
+
     def close(self) -> None:
         """Release what the collector holds (a stateful collector's lock, for one)."""
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -241,8 +287,6 @@ class QueuedBase(AbstractBaseCollector):
         output_queue: the exchange(s) to declare and publish to by default:
             `{"exchange": "raw", "exchange_type": "topic"}`, or a list of such dicts
             (the first is the default for `publish_output`).
-        published_count: messages handed to the sink during the last `run()`.
-        sink_description: where the last `run()` published, for logs.
     """
 
     output_queue: ClassVar[Mapping[str, str] | list[Mapping[str, str]]] = {
@@ -257,8 +301,7 @@ class QueuedBase(AbstractBaseCollector):
         self._exchanges = Exchange.from_output_queue(self.output_queue)
         self._inner_stop_requested = False
         self._stop_requested = False
-        self.published_count = 0
-        self.sink_description: str | None = None
+        self._body_bytes = _BodyBytes()
 
     def make_sink(self) -> Sink:
         """The sink for this run: the `sink` argument, or `sink_from_config`."""
@@ -325,7 +368,7 @@ class QueuedBase(AbstractBaseCollector):
         self._sink.publish(
             self._exchanges[0].name if exchange is None else exchange,
             routing_key,
-            _as_bytes(body),
+            self._body_bytes.take(body),
             dict(prop_kwargs or {}),
         )
         self.published_count += 1
@@ -459,7 +502,7 @@ class BaseCollector(QueuedBase):
     ) -> dict[str, Any]:
         """AMQP properties: a deterministic `message_id`, `type`, `timestamp`, `headers`."""
         properties: dict[str, Any] = {
-            "message_id": message_id_for(source, _as_bytes(output_data_body)),
+            "message_id": message_id_for(source, self._body_bytes.convert(output_data_body)),
             "type": self.raw_type,
             "timestamp": int(time.time()),
             "headers": {},

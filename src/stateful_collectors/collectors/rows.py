@@ -25,7 +25,7 @@ an older row can only be one that arrived late), logged as a warning.
 
 Example:
     ```python
-    from stateful_collectors.rows import select_new_rows
+    from stateful_collectors.collectors.rows import select_new_rows
 
 
     def time_of(row):
@@ -59,15 +59,12 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, ClassVar
 
 from stateful_collectors._value import Value
-from stateful_collectors.base import BaseCollector
+from stateful_collectors.collectors.base import BaseCollector
 from stateful_collectors.errors import StateFileError
-from stateful_collectors.state import StatefulCollectorMixin
-
-TYPE_CHECKING = False  # not `from typing import ...`: typing costs every run ~3 ms
-if TYPE_CHECKING:
-    from typing import Any, ClassVar
+from stateful_collectors.state.mixin import StatefulCollectorMixin
 
 __all__ = ["BaseTimeOrderedRowsCollector", "RowsSelection", "row_digest", "select_new_rows"]
 
@@ -83,7 +80,7 @@ def row_digest(row: Any) -> str:
     from JSON or by `csv.DictReader`) as canonical JSON.
 
     ```python
-    from stateful_collectors.rows import row_digest
+    from stateful_collectors.collectors.rows import row_digest
 
     print(row_digest("7,2026-11-27T20:06:00Z,high,Demo advisory 7"))
     #> 31acef6eafaae361d75a3f4da2d5e97b
@@ -343,7 +340,7 @@ class BaseTimeOrderedRowsCollector(StatefulCollectorMixin, BaseCollector):
             and isinstance(state["newest_row_keys"], list)
         ):
             raise StateFileError(
-                f"state file {self.state_file_path} does not hold the state of a time-ordered "
+                f"{self.state_store.description} does not hold the state of a time-ordered "
                 f"rows collector (got {_short(state)}); it should look like "
                 '{"newest_time": ..., "newest_row_keys": [...]}: set it with '
                 "'stateful-collectors state set' or reset it"

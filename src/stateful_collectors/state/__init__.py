@@ -1,0 +1,30 @@
+"""A collector's state: the mixin, where the state lives (stores), and how it is encoded.
+
+* `mixin`: `StatefulCollectorMixin`, the seed's `load_state` / `save_state` /
+  `make_default_state`, with `checkpoint()`, versions and migrations;
+* `store`: the `StateStore` contract between the mixin and a store;
+* `files`: the default store, a file in the state dir (`FileStore`), and
+  `StateFile` for using one state file directly;
+* `lock`: the single-instance `flock`;
+* `codecs`: pickle and JSON;
+* `view`: the text form of `stateful-collectors state show` and `state set`;
+* `commands`: what the `state` commands do (show, reset with a backup, set).
+"""
+
+from stateful_collectors.state.codecs import CODECS, JsonCodec, PickleCodec, StateCodec
+from stateful_collectors.state.files import FileStore, StateFile
+from stateful_collectors.state.lock import SingleInstanceLock
+from stateful_collectors.state.mixin import StatefulCollectorMixin
+from stateful_collectors.state.store import StateStore
+
+__all__ = [
+    "CODECS",
+    "FileStore",
+    "JsonCodec",
+    "PickleCodec",
+    "SingleInstanceLock",
+    "StateCodec",
+    "StateFile",
+    "StateStore",
+    "StatefulCollectorMixin",
+]

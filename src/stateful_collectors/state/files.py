@@ -1,0 +1,184 @@
+"""The default state store: one file in the state dir, replaced durably, locked with `flock`.
+
+Example:
+    ```python
+    import tempfile
+
+    from stateful_collectors.state import StateFile
+
+    with tempfile.TemporaryDirectory() as state_dir:
+        state_file = StateFile(f"{state_dir}/demo.pickle")
+        print(state_file.load(default=lambda: {"last_utc": None}))
+        #> {'last_utc': None}
+        state_file.save({"last_utc": "2026-11-27T20:00:00Z"})
+        print(state_file.load(default=dict))
+        #> {'last_utc': '2026-11-27T20:00:00Z'}
+    ```
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from stateful_collectors.errors import StateFileError
+from stateful_collectors.fs import (
+    check_private_directory,
+    fsync_directory,
+    read_private_file,
+    write_durably,
+)
+from stateful_collectors.state.codecs import StateCodec, codec_named
+from stateful_collectors.state.lock import SingleInstanceLock
+from stateful_collectors.state.store import decode_state
+
+__all__ = ["FileStore", "StateFile"]
+
+log = logging.getLogger(__package__)  # "stateful_collectors.state", as logs show it
+
+
+class FileStore:
+    """A `StateStore` in one file: `<path>`, locked through `<path>.lock`.
+
+    Args:
+        path: the state file; its directory is created (mode 0700) when needed.
+        owner: who holds the lock, for the "already running" message.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, owner: str = "this collector") -> None:
+        self.path = Path(path)
+        self._path = os.fspath(self.path)  # the hot paths use strings (see benchmarks/)
+        self._directory = os.path.dirname(self._path) or "."
+        self.location = self._path
+        self.description = f"state file {self._path}"
+        self._lock = SingleInstanceLock(f"{self._path}.lock", owner=owner)
+
+    # -- the lock
+
+    @property
+    def lock_held(self) -> bool:
+        return self._lock.held
+
+    def acquire_lock(self) -> None:
+        if not self._lock.held:
+            self.ensure_directory()
+            self._lock.acquire()
+
+    def release_lock(self) -> None:
+        self._lock.release()
+
+    # -- the bytes
+
+    def exists(self) -> bool:
+        return os.path.lexists(self._path)
+
+    def read(self) -> bytes | None:
+        return read_private_file(self._path, "state file")
+
+    def write(self, data: bytes) -> None:
+        self.ensure_directory()
+        write_durably(self._path, data)
+
+    def check_writable(self) -> None:
+        """Create and remove a file next to the state file; raise if that fails."""
+        self.ensure_directory()
+        probe = os.path.join(self._directory, f".{os.path.basename(self._path)}.probe")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        try:
+            try:
+                fd = os.open(probe, flags, 0o600)
+            except FileExistsError:  # left by a run killed right here; the lock is ours now
+                os.unlink(probe)
+                fd = os.open(probe, flags, 0o600)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise StateFileError(
+                f"state dir {self._directory} is not writable ({exc.strerror}), so the state "
+                "could not be saved after publishing; nothing was fetched: fix its mode or "
+                "free some space"
+            ) from None
+
+    def ensure_directory(self) -> None:
+        """Create the state dir with mode 0700 if it is missing; refuse an unsafe one."""
+        directory = self._directory
+        try:
+            info = os.stat(directory)
+        except FileNotFoundError:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            os.chmod(directory, 0o700)
+            info = os.stat(directory)
+        check_private_directory(directory, info, self._path)
+
+    # -- the state commands
+
+    def backup(self) -> str | None:
+        """Keep the current file next to it as `<name>.<UTC time>.bak` (a hard link, or a copy)."""
+        if not self.path.exists():
+            return None
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        backup = self.path.with_name(f"{self.path.name}.{stamp}.bak")
+        try:
+            os.link(self.path, backup)
+        except OSError:  # a file system without hard links
+            import shutil  # only the state commands need it
+
+            shutil.copy2(self.path, backup)
+        fsync_directory(self._directory)
+        return os.fspath(backup)
+
+    def remove(self) -> None:
+        os.unlink(self._path)
+        fsync_directory(self._directory)
+
+    def discard_backup(self, backup: str) -> None:
+        os.unlink(backup)
+
+    def restore_command(self, backup: str) -> str:
+        return f"cp -p {backup} {self._path}"
+
+
+class StateFile:
+    """One state file on its own, without a collector: load it safely, save it durably.
+
+    Args:
+        path: where the file lives; its directory is created (mode 0700) on save.
+        codec: `"pickle"` (default), `"json"`, or a `StateCodec` object.
+        reset_hint: the command to suggest when the file is damaged.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        codec: str | StateCodec = "pickle",
+        *,
+        reset_hint: str | None = None,
+    ) -> None:
+        self.store = FileStore(path)
+        self.path = self.store.path
+        self.codec = codec_named(codec)
+        self._reset_hint = reset_hint
+
+    def load(self, default: Callable[[], Any]) -> Any:
+        """The saved state, or `default()` (with a warning) when there is no file yet.
+
+        Raises:
+            StateFileError: the file is empty, damaged or unsafe; it is left as it is.
+        """
+        data = self.store.read()
+        if data is None:
+            log.warning("state file %s not found; starting from the default state", self.path)
+            return default()
+        return decode_state(self.codec, data, self.store.description, self._reset_hint)
+
+    def save(self, state: Any) -> None:
+        """Encode `state` and replace the file durably (see `write_durably`).
+
+        The state is encoded first: an object the codec cannot encode raises
+        before anything on disk changes.
+        """
+        self.store.write(self.codec.dumps(state))

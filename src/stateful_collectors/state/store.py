@@ -1,0 +1,96 @@
+"""Where a collector's state lives: the `StateStore` contract, and decoding what it holds.
+
+A store keeps the state's bytes and the lock that lets one run at a time use
+them. The mixin (`stateful_collectors.state.mixin`) turns the state into bytes
+with its codec and asks the store for the rest, so a collector's code does
+not change when its store does. The default store is a file in the state dir
+(`stateful_collectors.state.files.FileStore`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from stateful_collectors.errors import StateFileError, describe_exception
+from stateful_collectors.state.codecs import StateCodec
+
+__all__ = ["StateStore", "decode_state", "damaged_state_error"]
+
+
+class StateStore(Protocol):
+    """What the mixin and the `state` commands need from a store of state bytes."""
+
+    location: str
+    """Where the state is, as `stateful-collectors state path` prints it."""
+    description: str
+    """The state as error messages name it: `state file /var/lib/...`."""
+
+    @property
+    def lock_held(self) -> bool:
+        """Whether this store object holds the single-instance lock now."""
+        ...
+
+    def acquire_lock(self) -> None:
+        """Take the single-instance lock, or raise `AlreadyRunningError` at once."""
+        ...
+
+    def release_lock(self) -> None:
+        """Give the lock back (also when it is not held)."""
+        ...
+
+    def check_writable(self) -> None:
+        """Raise `StateFileError` now if a save would fail (before anything is fetched)."""
+        ...
+
+    def exists(self) -> bool:
+        """Whether a state was saved (the bytes are not checked)."""
+        ...
+
+    def read(self) -> bytes | None:
+        """The saved bytes, checked as safe to decode; `None` when nothing was saved yet."""
+        ...
+
+    def write(self, data: bytes) -> None:
+        """Replace the saved bytes durably: after it returns, a crash keeps `data`."""
+        ...
+
+    def backup(self) -> str | None:
+        """Keep the current bytes under another name; return it (`None`: nothing saved)."""
+        ...
+
+    def remove(self) -> None:
+        """Delete the saved bytes durably (after `backup()`): the next run starts afresh."""
+        ...
+
+    def discard_backup(self, backup: str) -> None:
+        """Delete a backup `backup()` just made (the change it was for did not happen)."""
+        ...
+
+    def restore_command(self, backup: str) -> str:
+        """The shell command that puts `backup` back in place of the state."""
+        ...
+
+
+def damaged_state_error(description: str, problem: str, reset_hint: str | None) -> StateFileError:
+    """The error for a state that exists but cannot be used; it names the way out."""
+    way_out = (
+        f"run '{reset_hint}' to start over (a backup is kept)"
+        if reset_hint
+        else "move it aside to start over from the default state"
+    )
+    return StateFileError(
+        f"{description} {problem}; it was left untouched: restore it from a backup or {way_out}"
+    )
+
+
+def decode_state(
+    codec: StateCodec, data: bytes, description: str, reset_hint: str | None = None
+) -> Any:
+    """Decode saved bytes; empty or undecodable bytes raise `StateFileError`."""
+    if not data:
+        raise damaged_state_error(description, "is empty", reset_hint)
+    try:
+        return codec.loads(data)
+    except Exception as exc:  # a damaged pickle can raise almost anything
+        problem = f"cannot be decoded as {codec.name} ({describe_exception(exc)})"
+        raise damaged_state_error(description, problem, reset_hint) from None
