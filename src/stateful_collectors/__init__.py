@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         LegacyQueuedBase,
         QueuedBase,
     )
+    from stateful_collectors.collectors.rows import BaseTimeOrderedRowsCollector
     from stateful_collectors.config import ConfigSource, ConfigSpec
     from stateful_collectors.errors import (
         AlreadyRunningError,
@@ -73,7 +74,6 @@ if TYPE_CHECKING:
         PublishError,
         StateFileError,
     )
-    from stateful_collectors.collectors.rows import BaseTimeOrderedRowsCollector
     from stateful_collectors.state.files import StateFile
     from stateful_collectors.state.mixin import StatefulCollectorMixin
 

@@ -20,8 +20,8 @@ from example_runs import run_example
 from time_ordered_rows_collector import DemoCsvCollector
 
 from stateful_collectors import BaseTimeOrderedRowsCollector, StateFileError
-from stateful_collectors.demo_feed import DemoFeed
 from stateful_collectors.collectors.rows import RowsSelection, row_digest, select_new_rows
+from stateful_collectors.demo_feed import DemoFeed
 from stateful_collectors.sinks.outbox import read_outbox
 from stateful_collectors.state import StateFile
 from stateful_collectors.testing import collect, make_config
@@ -189,7 +189,9 @@ def write_csv(path: Path, rows: list[tuple[int, str]]) -> None:
 def rows_records(caplog, level: int) -> list[logging.LogRecord]:
     """The records of `stateful_collectors.collectors.rows` at exactly `level`."""
     return [
-        r for r in caplog.records if r.name == "stateful_collectors.collectors.rows" and r.levelno == level
+        r
+        for r in caplog.records
+        if r.name == "stateful_collectors.collectors.rows" and r.levelno == level
     ]
 
 

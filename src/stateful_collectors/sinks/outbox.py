@@ -47,7 +47,6 @@ import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-
 from typing import Any
 
 from stateful_collectors._value import Value

@@ -139,7 +139,9 @@ class StatefulCollectorMixin(AbstractBaseCollector):
                 f"{type(self).__qualname__} uses StatefulCollectorMixin but its config has no "
                 "'state_dir'; add 'state_dir :: path' to its config_spec"
             ) from None
-        return FileStore(Path(state_dir) / self.get_state_file_name(), owner=type(self).__qualname__)
+        return FileStore(
+            Path(state_dir) / self.get_state_file_name(), owner=type(self).__qualname__
+        )
 
     @property
     def state_file_path(self) -> Path:
