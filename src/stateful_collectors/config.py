@@ -377,9 +377,9 @@ class ConfigSource:
     @classmethod
     def from_files(cls, paths: Iterable[str | os.PathLike[str]]) -> ConfigSource:
         """Read INI files in order; a later file's option overrides an earlier one's."""
-        paths = [Path(p) for p in paths]
+        files = [Path(p) for p in paths]
         merged: dict[str, _RawSection] = {}
-        for path in paths:
+        for path in files:
             try:
                 text = path.read_text(encoding="utf-8")
             except FileNotFoundError:
@@ -406,7 +406,7 @@ class ConfigSource:
                         {**previous.origins, **raw.origins},
                         raw.origin,
                     )
-        described = ", ".join(str(p) for p in paths) if paths else "no config file"
+        described = ", ".join(str(p) for p in files) if files else "no config file"
         return cls(merged, described)
 
     @classmethod

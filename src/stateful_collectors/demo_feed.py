@@ -103,7 +103,7 @@ class DemoFeed:
             moment = self._next_time
             for _ in range(count):
                 number = len(self._items) + 1
-                item = {
+                item: dict[str, Any] = {
                     "id": number,
                     "time": format_time(moment),
                     "severity": _SEVERITIES[number % len(_SEVERITIES)],
@@ -160,7 +160,7 @@ class FeedServer:
         handler = type("BoundHandler", (_Handler,), {"feed": feed})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
-        self.host, self.port = self._server.server_address[:2]
+        self.host, self.port = str(self._server.server_address[0]), self._server.server_address[1]
         self.url = f"http://{self.host}:{self.port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever,

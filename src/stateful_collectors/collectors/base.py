@@ -176,6 +176,7 @@ class AbstractBaseCollector:
 
     config_spec: ClassVar[str | None] = None
     config_converters: ClassVar[Mapping[str, Callable[[str], Any]]] = {}
+    _parsed_config_spec: ClassVar[tuple[str | None, ConfigSpec | None]]
 
     published_count: int = 0
     sink_description: str | None = None
@@ -204,7 +205,9 @@ class AbstractBaseCollector:
     @classmethod
     def get_config_spec(cls) -> ConfigSpec | None:
         """The parsed `config_spec` (parsed once per class), or `None` without one."""
-        cached = cls.__dict__.get("_parsed_config_spec")
+        cached: tuple[str | None, ConfigSpec | None] | None = cls.__dict__.get(
+            "_parsed_config_spec"
+        )
         if cached is not None and cached[0] is cls.config_spec:
             return cached[1]
         parsed = (
@@ -482,7 +485,7 @@ class BaseCollector(QueuedBase):
         if self.source_provider is not None:
             return self.source_provider
         if "source_provider" in self.config:
-            return self.config["source_provider"]
+            return str(self.config["source_provider"])
         return self.config.name.replace("_", "-")
 
     def get_source_channel(self, **processed_data: Any) -> str:

@@ -371,9 +371,9 @@ class BaseTimeOrderedRowsCollector(StatefulCollectorMixin, BaseCollector):
             self.publish_output(*self.get_output_components(rows=self.selection.new_rows))
         self.inner_stop()
 
-    def get_output_data_body(self, source: str, rows: list[Any], **processed_data: Any) -> Any:
+    def get_output_data_body(self, source: str, **processed_data: Any) -> Any:
         """The message body: `format_output_body(rows)`."""
-        return self.format_output_body(rows)
+        return self.format_output_body(processed_data["rows"])
 
     def _log_selection(self, selection: RowsSelection, newest_time: Any) -> None:
         name = type(self).__qualname__

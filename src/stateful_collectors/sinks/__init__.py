@@ -51,7 +51,9 @@ class Exchange(Value):
         self._set(name, type)
 
     @classmethod
-    def from_output_queue(cls, output_queue: Mapping[str, Any] | Sequence[Mapping[str, Any]]):
+    def from_output_queue(
+        cls, output_queue: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> list[Exchange]:
         """Read the `output_queue` class attribute (one dict or a list of dicts)."""
         entries = [output_queue] if isinstance(output_queue, Mapping) else list(output_queue)
         if not entries:
