@@ -67,7 +67,7 @@ from pika.adapters.select_connection import SelectConnection
 
 from stateful_collectors.config import ConfigSource, ConfigSpec
 from stateful_collectors.errors import PublishError
-from stateful_collectors.sinks import AMQP_URL_ENV_VAR, Exchange
+from stateful_collectors.sinks.base import AMQP_URL_ENV_VAR, Exchange
 
 __all__ = ["AmqpSink", "connection_parameters"]
 

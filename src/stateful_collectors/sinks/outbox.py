@@ -53,7 +53,7 @@ from stateful_collectors._value import Value
 from stateful_collectors.config import ConfigSource, ConfigSpec
 from stateful_collectors.errors import PublishError
 from stateful_collectors.fs import fsync_directory
-from stateful_collectors.sinks import OUTBOX_ENV_VAR, Exchange
+from stateful_collectors.sinks.base import OUTBOX_ENV_VAR, Exchange
 
 __all__ = ["OutboxMessage", "OutboxSink", "default_outbox_path", "read_outbox"]
 
