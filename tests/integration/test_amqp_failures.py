@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-from amqp_helpers import Probe, assert_one_clear_line, free_port, wait_for_file
+
+from tests.support.probe import Probe
+from tests.support.processes import assert_one_clear_line, free_port, wait_for_file
 
 pytestmark = pytest.mark.broker
 
