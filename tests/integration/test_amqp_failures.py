@@ -100,6 +100,7 @@ def test_nack_from_a_queue_that_rejects_overflow(probe: Probe, saved_state: byte
     # A queue limited to one message, rejecting the rest: the broker nacks messages 2 and 3.
     queue = probe.broker.unique_name("full")
     with probe.broker.channel() as channel:
+        channel.exchange_declare("raw", "topic", durable=True)  # as the collector declares it
         channel.queue_declare(
             queue, durable=True, arguments={"x-max-length": 1, "x-overflow": "reject-publish"}
         )
