@@ -40,8 +40,6 @@ from pathlib import Path
 BAR = 0.9
 """AmqpSink's rate must be at least this fraction of the raw async-confirm baseline's."""
 
-_TESTS_DIR = Path(__file__).resolve().parent.parent / "tests"
-
 __all__ = [
     "BAR",
     "PublishingResult",
@@ -102,11 +100,14 @@ def broker_missing_reason() -> str | None:
 
 
 def _broker_support():
-    if str(_TESTS_DIR) not in sys.path:
-        sys.path.insert(0, str(_TESTS_DIR))
-    import broker_support
+    """The tests' broker helpers (the benchmarks run from the repository root, like the tests).
 
-    return broker_support
+    Imported on use: they need pytest and pytest-rabbitmq, which a run given
+    `--url` does not.
+    """
+    from tests.support import broker
+
+    return broker
 
 
 # ---------------------------------------------------------------- the three publishers

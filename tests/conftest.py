@@ -1,4 +1,9 @@
-"""Fixtures shared by every test: a demo feed on a free port, a private state dir."""
+"""Fixtures shared by every test (a demo feed on a free port, a private state dir), and the plugins.
+
+The only conftest.py of the tests: every other fixture and hook lives in a
+module of tests/support, registered here by `pytest_plugins`, so that any
+single test file (or `-k` selection) runs with all of them.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from stateful_collectors.demo_feed import DemoFeed, FeedServer
+from stateful_collectors.demo_feed import DemoFeed
 
-ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = [
+    "tests.support.broker",  # broker, bound_queue
+    "tests.support.probe",  # probe
+    "tests.support.examples",  # workdir, sink: the guide's collectors run as the guide says
+    "tests.support.reliability",  # summary, and the reliability summary lines
+    "tests.support.site",  # built_site, served_site
+    "tests.support.docs.plugin",  # --update-docs, and the docs blocks / transcripts lines
+]
 
 
 @pytest.fixture
@@ -26,8 +38,3 @@ def state_dir(tmp_path: Path) -> Path:
     path.mkdir(mode=0o700)
     os.chmod(path, 0o700)
     return path
-
-
-pytest_plugins = ["broker_support"]
-
-__all__ = ["ROOT", "FeedServer"]

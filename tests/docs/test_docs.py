@@ -1,106 +1,37 @@
-r"""Every code block of the guide, the README and the library's docstrings, tested.
+"""Every code block of the guide, the README and the library's docstrings, tested.
 
-How to write a page (or a docstring) so that these tests pass
-=============================================================
+* Every ```python block is linted and formatted with the project's ruff rules
+  and run; what it prints is checked against its `#>` lines. A block that
+  only includes a program of examples/ is not run here: that program must
+  have its own tests (tests/examples/test_NAME.py).
+* Every ```console block is a transcript, replayed command by command in a
+  sandbox, its output compared with the page's.
 
-Python blocks
--------------
-* Every ```python block is linted with ruff (the project's rules from
-  pyproject.toml), must be formatted as `ruff format` would (docstring
-  examples may keep their quotes), and is run; what it prints is checked
-  against the `#>` lines right under each `print(...)`:
-
-      ```python
-      print(sorted({"b", "a"}))
-      #> ['a', 'b']
-      ```
-
-  A loop may print, but with one `print` call per pass: the `#>` lines of
-  each call are gathered under it (`print(a, b, sep="\n")` prints two lines).
-  Blocks run one at a time, each in a fresh module named `__main__`, in an
-  empty temporary working directory; `examples/` is importable (so a block can
-  `from my_statefull_collector import MyStatefullCollector`). Start a demo
-  feed or a temporary state dir inside the block itself.
-* Settings go in braces after the language (MkDocs renders this form and
-  drops the settings; the built-site test checks they never show):
-
-      ```python {test="skip: needs a RabbitMQ broker on localhost"}
-
-  `test="skip: <reason>"` is the only way to not run a block, and the reason
-  is required; a bare `test="skip"` fails. Settings outside braces
-  (```python test="...") fail too: MkDocs would not render that fence.
-* Only ```python runs. Any other Python-ish fence (```py, ```python3,
-  ```pycon, ```pytb, ~~~python...) fails unless skipped with a reason; use
-  ```text for output that no code printed.
-* Long programs live once in `examples/*.py` and are included with
-  pymdownx.snippets, as a block holding only the include line:
-
-      ```python {title="my_statefull_collector.py"}
-      --8<-- "examples/my_statefull_collector.py"
-      ```
-
-  Such a block is not run here: the file must be one of the programs that
-  `test_examples.py` runs as a process (`EXAMPLE_PROGRAMS`), and this test
-  checks that it is.
-
-Console transcripts
--------------------
-* A ```console block is a transcript: `$ command` lines (continued by a
-  trailing `\`), each followed by what it printed. Every transcript of a page
-  is replayed, in order, in one sandbox per page: a temporary `~/tutorial`
-  directory (HOME is its parent) holding copies of `examples/*.py` and
-  `examples/*.conf`, with the venv's `stateful-collectors` and `python` first
-  on PATH. Each command runs with `bash -c`; stdout and stderr are compared
-  together, after this normalisation: the sandbox's home -> `/home/you`; the
-  feed's real port -> 8808 and the broker's -> 5672 (and back, in commands and
-  copied config files); `"timestamp": <seconds>` -> a fixed time; backup time
-  stamps and `pid N` -> fixed values; blanks at line ends ignored.
-* A command must exit 0. To show a failing one, append
-  `; echo "exit status: $?"` and show that line too.
-* `stateful-collectors demo-feed ...` serves until stopped: it is started in
-  the background on a free port (shown as 8808) and only the lines shown under
-  it are checked; it stops when the page's last transcript has run. Start the
-  feed with a fixed `--start` (and `--interval 0`), so item times are the same
-  on every run.
-* A transcript that needs RabbitMQ says so: ```console {needs="rabbitmq"}. The
-  session's test broker is then started (the `broker` fixture; without one the
-  page's remaining transcripts are skipped with the reason) and the queues the
-  page declared are deleted when it ends. A transcript can also be skipped:
-  ```console {test="skip: <reason>"}.
-* Commands that must not run in the tests (`uv run mkdocs serve`, crontab
-  lines) go in ```bash, ```ini or ```text blocks, which are not run.
-
-Updating what the pages show
-----------------------------
-`uv run pytest tests/docs --update-docs` rewrites, in place, the `#>` lines of
-python blocks and the outputs of console transcripts from what actually ran.
-Review the diff before committing it.
-
-Counting
---------
-The run ends with a line such as
-`docs blocks: 41 ran, 2 skipped (with reasons), 3 included from examples/`
-and `console transcripts: 25 commands replayed on 4 page(s)`.
+How to write a page (or a docstring) that passes these tests is a page of the
+guide, for its maintainers: docs/about/writing-pages.md ("Writing pages that
+pass the docs tests"). The machinery is in tests/support/docs/;
+`uv run pytest tests/docs --update-docs` rewrites the pages' outputs.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import re
-import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
-from fences import PYTHONISH, ROOT, FenceInfo, doc_sources, iter_fences, relative, snippet_targets
-from pytest_examples import CodeExample, EvalExample, find_examples, run_code
-from pytest_examples.config import ExamplesConfig
-from pytest_examples.lint import FormatError, code_diff, ruff_check
-from ruff.__main__ import find_ruff_bin
-from test_examples import EXAMPLE_PROGRAMS
-from transcripts import (
+from pytest_examples import CodeExample, EvalExample, run_code
+
+from tests.support.docs.blocks import (
+    BLOCKS,
+    PrintLines,
+    block_id,
+    check_included_programs,
+    examples_config,
+    fence_info,
+    lint,
+)
+from tests.support.docs.fences import PYTHONISH, doc_sources, iter_fences, relative, snippet_targets
+from tests.support.docs.transcripts import (
     PENDING_UPDATES,
     PendingUpdate,
     TranscriptError,
@@ -110,95 +41,7 @@ from transcripts import (
     transcripts_of,
 )
 
-_PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]
-LINE_LENGTH: int = _PYPROJECT.get("line-length", 88)
-RUFF_SELECT: list[str] = _PYPROJECT.get("lint", {}).get("select", [])
-RUFF_IGNORE: list[str] = _PYPROJECT.get("lint", {}).get("ignore", [])
-TARGET_VERSION = "py312"
-
-
-def _all_blocks() -> list[CodeExample]:
-    blocks = []
-    for path in doc_sources():
-        blocks.extend(find_examples(path))
-    return blocks
-
-
-BLOCKS = _all_blocks()
-
-
-def block_id(example: CodeExample) -> str:
-    return f"{relative(example.path)}:{example.start_line}-{example.end_line}"
-
-
-def fence_info(example: CodeExample) -> FenceInfo:
-    """The fence's info string as written (pytest-examples lower-cases its copy)."""
-    line = example.path.read_text(encoding="utf-8").splitlines()[example.start_line - 1]
-    return FenceInfo.parse(line.strip().lstrip("`~"))
-
-
-def examples_config(example: CodeExample) -> ExamplesConfig:
-    line_length = LINE_LENGTH - example.indent
-    return ExamplesConfig(
-        line_length=line_length,
-        target_version=TARGET_VERSION,  # type: ignore[arg-type]
-        ruff_line_length=line_length,
-        ruff_select=RUFF_SELECT,
-        ruff_ignore=RUFF_IGNORE,
-    )
-
-
 # ---------------------------------------------------------------- python blocks
-
-
-class PrintLines(run_code.InsertPrintStatements):
-    """`#>` before every line of what a print wrote, also when it wrote several lines.
-
-    pytest-examples writes multi-line output as a triple-quoted string instead;
-    a column of `#>` lines reads better in a guide, so pages and docstrings use
-    it everywhere. (Overrides one private method of pytest-examples 0.0.18.)
-    A blank line inside multi-line output is not supported: print it otherwise.
-    """
-
-    def _insert_print_args(self, lines, statement, in_python, line_index, col):  # noqa: ARG002
-        indent = " " * col
-        args = [str(arg) for arg in statement.args]
-        text = statement.sep.join(args)
-        width = self.config.line_length - col - len("#> ")
-        if "\n" in text or len(text) > width:
-            narrower = dataclasses.replace(self.config, line_length=width)
-            text = statement.sep.join(arg.format(narrower).strip("\n") for arg in statement.args)
-        for offset, line in enumerate(text.splitlines() or [""]):
-            lines.insert(line_index + 1 + offset, f"{indent}#> {line}".rstrip())
-
-
-def lint(example: CodeExample) -> None:
-    """ruff check with the project's rules, then ruff format as a check."""
-    config = examples_config(example)
-    problem = None
-    try:
-        with contextlib.chdir(ROOT):  # ruff reads pyproject.toml (isort sections) from here
-            ruff_check(example, config, extra_ruff_args=("--output-format=concise",))
-    except FormatError as exc:
-        problem = str(exc)
-    if problem:
-        pytest.fail(problem, pytrace=False)
-    # `#>` lines would become `# >` (as in black); pytest-examples' own trick avoids that.
-    source = re.sub(r"^( *#)>( |$)", r"\1 >\2", example.source, flags=re.M)
-    command = [find_ruff_bin(), "format", f"--line-length={config.line_length}"]
-    command.append(f"--target-version={TARGET_VERSION}")
-    if example.in_py_file():
-        # Docstring examples sit inside """...""", so they may keep single quotes.
-        command += ["--config", "format.quote-style = 'preserve'"]
-    result = subprocess.run(
-        [*command, "-"], input=source, capture_output=True, text=True, cwd=ROOT, check=False
-    )
-    if result.returncode != 0:
-        pytest.fail(f"ruff format failed on {block_id(example)}:\n{result.stderr}", pytrace=False)
-    formatted = re.sub(r"^( *#) >( |$)", r"\1>\2", result.stdout, flags=re.M)
-    if formatted != example.source:
-        diff = code_diff(example, formatted, config)
-        pytest.fail(f"not formatted as `ruff format` would:\n{diff}", pytrace=False)
 
 
 @pytest.fixture
@@ -250,23 +93,6 @@ def test_python_block(
     else:
         lint(example)
         eval_example.run_print_check(example)
-
-
-def check_included_programs(where: str, targets: list[str]) -> None:
-    for target in targets:
-        file_part = target.split(":", 1)[0]
-        path = ROOT / file_part
-        if path.parent != ROOT / "examples" or not path.is_file():
-            pytest.fail(
-                f"{where}: a python block includes {target!r}; include only files of examples/",
-                pytrace=False,
-            )
-        if path.name not in EXAMPLE_PROGRAMS:
-            pytest.fail(
-                f"{where}: {file_part} is included but tests/docs/test_examples.py does not run "
-                "it; add it there (EXAMPLE_PROGRAMS) with assertions on what it does",
-                pytrace=False,
-            )
 
 
 def test_every_python_fence_is_tested_and_renders() -> None:

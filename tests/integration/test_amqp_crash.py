@@ -13,7 +13,9 @@ import json
 import signal
 
 import pytest
-from amqp_helpers import Probe, wait_for_file
+
+from tests.support.probe import Probe
+from tests.support.processes import wait_for_file
 
 pytestmark = pytest.mark.broker
 

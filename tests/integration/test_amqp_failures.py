@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-from amqp_helpers import Probe, assert_one_clear_line, free_port, wait_for_file
+
+from tests.support.probe import Probe
+from tests.support.processes import assert_one_clear_line, free_port, wait_for_file
 
 pytestmark = pytest.mark.broker
 
@@ -98,6 +100,7 @@ def test_nack_from_a_queue_that_rejects_overflow(probe: Probe, saved_state: byte
     # A queue limited to one message, rejecting the rest: the broker nacks messages 2 and 3.
     queue = probe.broker.unique_name("full")
     with probe.broker.channel() as channel:
+        channel.exchange_declare("raw", "topic", durable=True)  # as the collector declares it
         channel.queue_declare(
             queue, durable=True, arguments={"x-max-length": 1, "x-overflow": "reject-publish"}
         )

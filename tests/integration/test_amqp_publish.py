@@ -6,9 +6,9 @@ import json
 import time
 
 import pytest
-from amqp_helpers import Probe
 
 from stateful_collectors.collectors.base import message_id_for
+from tests.support.probe import Probe
 
 pytestmark = pytest.mark.broker
 

@@ -1,8 +1,8 @@
 """SIGKILL a checkpointing collector at random points, 100 times, against a real RabbitMQ.
 
 The collector is the guide's `examples/checkpoint_collector.py` (through
-`checkpoint_kill_target.py`, which adds the process id to each message's
-headers): a real process that fetches the demo feed's new items over HTTP and
+tests/support/collectors/checkpoint_kill.py, which adds the process id to each
+message's headers): a real process that fetches the demo feed's new items over HTTP and
 publishes one persistent message per item to a real broker, with a checkpoint
 (`self.checkpoint(state)`: wait for the broker's confirms, then save) every
 `CHECKPOINT_EVERY` items.
@@ -18,6 +18,9 @@ a checkpoint, the final save). Between runs the feed grows, so every run has
 Then the queue must hold every feed item at least once, and no run may have
 re-published more items than one checkpoint interval: what was published after
 the last checkpoint of the run it follows.
+
+The example's own tests (what the guide says it does, with no broker) are in
+tests/examples/test_checkpoint_collector.py.
 """
 
 from __future__ import annotations
@@ -34,17 +37,13 @@ import time
 from pathlib import Path
 
 import pytest
-from checkpoint_collector import CheckpointCollector
-from example_runs import run_example
 
 from stateful_collectors.demo_feed import DemoFeed
-from stateful_collectors.errors import ConfigError
-from stateful_collectors.sinks.outbox import read_outbox
 from stateful_collectors.state import StateFile
-from stateful_collectors.testing import collect, make_config
+from tests.support import EXAMPLES, ROOT, clean_env
 
-ROOT = Path(__file__).resolve().parents[2]
-TARGET = Path(__file__).with_name("checkpoint_kill_target.py")
+TARGET = "tests.support.collectors.checkpoint_kill"
+"""The collector, run as `python -m TARGET` (a module of its own: it imports pika up front)."""
 KILLS = 100
 CHECKPOINT_EVERY = 20
 BACKLOG = 100  # the feed is topped up so that each run starts with this many new items
@@ -85,7 +84,7 @@ def test_sigkill_at_random_points_loses_nothing_and_repeats_at_most_one_interval
     queue = bound_queue(routing_key=ROUTING_KEY)
     state_dir = tmp_path / "state"
     state_dir.mkdir(mode=0o700)
-    state_file = StateFile(state_dir / "checkpoint_kill_target.KillTargetCollector.pickle")
+    state_file = StateFile(state_dir / f"{TARGET}.KillTargetCollector.pickle")
     feed = Feed()
     config_file = tmp_path / "checkpoint.conf"
     config_file.write_text(
@@ -94,18 +93,18 @@ def test_sigkill_at_random_points_loses_nothing_and_repeats_at_most_one_interval
         f"url = {feed.server.url}/items.json\n"
         f"checkpoint_every = {CHECKPOINT_EVERY}\n"
     )
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "examples"), os.environ.get("PYTHONPATH", "")]),
-        "STATEFUL_COLLECTORS_AMQP_URL": broker.url,
-    }
+    env = clean_env(
+        PYTHONPATH=os.pathsep.join([str(EXAMPLES), os.environ.get("PYTHONPATH", "")]),
+        STATEFUL_COLLECTORS_AMQP_URL=broker.url,
+    )
     stderr_log = tmp_path / "runs.log"
 
     def start() -> subprocess.Popen[bytes]:
         feed.fetched.clear()
         with open(stderr_log, "ab") as log:
             return subprocess.Popen(
-                [sys.executable, str(TARGET), "--config", str(config_file)],
+                [sys.executable, "-m", TARGET, "--config", str(config_file)],
+                cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
@@ -186,87 +185,6 @@ def test_sigkill_at_random_points_loses_nothing_and_repeats_at_most_one_interval
     summary(line)
     assert max(repeats_per_run) <= CHECKPOINT_EVERY, line
     assert duplicates <= CHECKPOINT_EVERY * len(killed), line
-
-
-# ---------------------------------------------------------------- quick checks, no broker
-
-
-class CrashesAfterSeven(CheckpointCollector):
-    """Fails right after publishing its 7th item (an exception standing in for a crash)."""
-
-    def publish_output(self, *args, **kwargs):
-        super().publish_output(*args, **kwargs)
-        if self.published_count == 7:
-            raise RuntimeError("crash after the 7th item")
-
-
-def ids_in(messages) -> list[int]:
-    return [json.loads(message.body)["id"] for message in messages]
-
-
-def test_a_failed_run_resumes_from_its_last_checkpoint(feed_server, state_dir, tmp_path):
-    feed_server.feed.add(5)  # items 1..10
-    config = make_config(
-        "checkpoint_collector",
-        state_dir=state_dir,
-        url=f"{feed_server.url}/items.json",
-        checkpoint_every=3,
-    )
-    outbox = tmp_path / "outbox.jsonl"
-    with pytest.raises(RuntimeError, match="crash after the 7th item"):
-        collect(CrashesAfterSeven, config, outbox=outbox)
-    # The checkpoint after item 6 confirmed items 1..6 (the outbox fsynced them) and
-    # saved the state; item 7 was never confirmed.
-    assert ids_in(read_outbox(outbox)) == [1, 2, 3, 4, 5, 6]
-    (state_file,) = state_dir.glob("*.CrashesAfterSeven.pickle")
-    assert StateFile(state_file).load(default=dict)["last_id"] == 6
-
-    resumed = collect(CrashesAfterSeven, config, outbox=outbox)
-    assert ids_in(resumed.messages) == [7, 8, 9, 10]
-    assert resumed.state == {"last_time": "2026-11-27T20:09:00Z", "last_id": 10}
-
-
-def test_checkpoint_every_must_be_positive(feed_server, state_dir):
-    config = make_config(
-        "checkpoint_collector", state_dir=state_dir, url=feed_server.url, checkpoint_every=0
-    )
-    with pytest.raises(ConfigError) as caught:
-        CheckpointCollector(config_text=config)
-    assert str(caught.value) == (
-        "<config text>: [checkpoint_collector] option 'checkpoint_every' = '0': "
-        "the value must be a whole number of 1 or more, e.g. 100"
-    )
-
-
-def test_the_example_runs_twice_as_a_real_process(feed_server, state_dir, tmp_path):
-    config_file = tmp_path / "checkpoint.conf"
-    config_file.write_text(
-        make_config(
-            "checkpoint_collector",
-            state_dir=state_dir,
-            url=f"{feed_server.url}/items.json",
-            checkpoint_every=2,
-        )
-    )
-    outbox = tmp_path / "outbox.jsonl"
-    program = ROOT / "examples" / "checkpoint_collector.py"
-
-    first = run_example(program, config_file, outbox)
-    assert first.returncode == 0, first.stderr
-    assert "ok: published 5 message(s)" in first.stderr
-    feed_server.feed.add(3)
-    second = run_example(program, config_file, outbox)
-    assert second.returncode == 0, second.stderr
-    assert "ok: published 3 message(s)" in second.stderr
-
-    messages = read_outbox(outbox)
-    assert ids_in(messages) == [1, 2, 3, 4, 5, 6, 7, 8]
-    assert {m.routing_key for m in messages} == {"checkpoint-collector.items"}
-    state_file = state_dir / "checkpoint_collector.CheckpointCollector.pickle"
-    assert StateFile(state_file).load(default=dict) == {
-        "last_time": "2026-11-27T20:07:00Z",
-        "last_id": 8,
-    }
 
 
 def _tail(path: Path, lines: int = 5) -> str:

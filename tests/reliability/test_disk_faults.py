@@ -19,9 +19,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from reliability.support import make_keeps_state, snapshot_files, temp_files
 
 from stateful_collectors import fs as fs_module
+from tests.support.collectors.keeps_state import make_keeps_state
+from tests.support.reliability import snapshot_files, temp_files
 
 OLD = {"seq": 1, "last_utc": "2026-11-27T20:00:00Z"}
 NEW = {"seq": 2, "last_utc": "2026-11-27T21:00:00Z"}

@@ -33,7 +33,9 @@ import threading
 import time
 
 import pytest
-from reliability.support import make_keeps_state, temp_files
+
+from tests.support.collectors.keeps_state import make_keeps_state
+from tests.support.reliability import temp_files
 
 KILLS_WANTED = 500
 MAX_ROUNDS = 5 * KILLS_WANTED  # a bound, in case most saves finish before their kill

@@ -47,9 +47,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability.support import make_keeps_state
 
 from stateful_collectors import fs as fs_module
+from tests.support.collectors.keeps_state import make_keeps_state
 
 OLD = {"seq": 1, "payload": b"old " * 1000, "seen": {("feed", 1), ("feed", 2)}}
 NEW = {"seq": 2, "payload": b"new " * 3000, "seen": {("feed", 3)}}

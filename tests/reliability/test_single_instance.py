@@ -1,6 +1,6 @@
 """Concurrent runs of one collector: exactly one proceeds, and a killed holder leaves no stale lock.
 
-The collector (`gated_collector.py`) runs as real processes of the
+The collector (tests/support/collectors/gated.py) runs as real processes of the
 `stateful-collectors run` command against a real demo feed. Once it holds its
 lock it waits at a gate (a file the test creates), so the test can start all
 the other instances while the first one still runs. The feed counts the
@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,11 +20,10 @@ from pathlib import Path
 from stateful_collectors.demo_feed import DemoFeed
 from stateful_collectors.errors import ExitStatus
 from stateful_collectors.sinks.outbox import read_outbox
+from tests.support.processes import start_cli
 
 INSTANCES = 8
-GATED_COLLECTOR = Path(__file__).with_name("gated_collector.py")
-_SCRIPT = Path(sys.executable).with_name("stateful-collectors")  # the installed console script
-COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "stateful_collectors.cli"]
+GATED_COLLECTOR = "tests.support.collectors.gated:GatedCollector"
 TIMEOUT = 120  # seconds; generous for a loaded 2-core machine, never reached when all is well
 
 
@@ -62,24 +60,12 @@ class Setup:
             "[outbox]\n"
             f"path = {self.outbox}\n"
         )
-        self.lock_file = self.state_dir / "gated_collector.GatedCollector.pickle.lock"
+        module = GATED_COLLECTOR.partition(":")[0]
+        self.lock_file = self.state_dir / f"{module}.GatedCollector.pickle.lock"
 
     def start(self) -> subprocess.Popen:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STATEFUL_COLLECTORS_")}
-        return subprocess.Popen(
-            [
-                *COMMAND,
-                "run",
-                f"{GATED_COLLECTOR}:GatedCollector",
-                "--config",
-                str(self.config),
-            ],
-            cwd=self.root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        """`stateful-collectors run` of the gated collector (from the repository root)."""
+        return start_cli("run", GATED_COLLECTOR, "--config", str(self.config))
 
     def started_pids(self) -> list[int]:
         if not self.started_log.exists():

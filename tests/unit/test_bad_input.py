@@ -19,7 +19,6 @@ import os
 import pickle
 import re
 import stat
-import subprocess
 import sys
 import types
 from collections.abc import Callable
@@ -31,19 +30,21 @@ from my_statefull_collector import MyStatefullCollector
 from stateful_collectors.collectors.base import AbstractBaseCollector
 from stateful_collectors.errors import ConfigError, ConfigSpecError, ExitStatus, StateFileError
 from stateful_collectors.state import StatefulCollectorMixin
+from tests.support import EXAMPLES
+from tests.support.processes import run_cli
 
 
 def target_of(cls: type) -> str:
-    """The MODULE:CLASS a reset hint names: this file, by the shorter of its paths."""
-    module_file = sys.modules[cls.__module__].__file__
-    relative = os.path.relpath(module_file)
-    return f"{relative if len(relative) < len(module_file) else module_file}:{cls.__qualname__}"
+    """The MODULE:CLASS a reset hint names: this module by its dotted name, `tests.unit....`.
+
+    (A module of a package is named by its import name; a top-level module whose
+    file is elsewhere, by its path: see the command-line cases at the end.)
+    """
+    assert cls.__module__ == __name__ == "tests.unit.test_bad_input"
+    return f"{__name__}:{cls.__qualname__}"
 
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "my_statefull_collector.py"
-_SCRIPT = Path(sys.executable).with_name("stateful-collectors")  # the installed console script
-COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "stateful_collectors.cli"]
+EXAMPLE = EXAMPLES / "my_statefull_collector.py"
 
 GOOD_PICKLE = pickle.dumps({"last_utc": "2026-11-27T20:04:00Z"}, protocol=5)
 
@@ -511,13 +512,6 @@ def test_an_unparseable_config_spec_gets_one_exact_error(spec, expected, tmp_pat
 
 
 # ---------------------------------------------------------------- through the command line
-
-
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STATEFUL_COLLECTORS_")}
-    return subprocess.run(
-        [*COMMAND, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
-    )
 
 
 def example_config(tmp_path: Path, state_dir: Path, extra: str = "") -> Path:

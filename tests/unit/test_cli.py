@@ -1,15 +1,16 @@
 """The command line, run as real processes: exit statuses, the one summary line, signals, state.
 
 Each test starts `python -m stateful_collectors ...` (or the installed console
-script) in a subprocess, with collectors from `cli_collectors.py` next to this
-file and the complete example from `examples/`.
+script) in a subprocess, from the repository root, with the collectors of
+tests/support/collectors/cli.py (`tests.support.collectors.cli:Counter`) and
+the complete example from `examples/`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
-import os
 import shutil
 import signal
 import socket
@@ -21,23 +22,26 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from cli_collectors import Counter
 
 from stateful_collectors.cli import main
 from stateful_collectors.runner import collector_main
 from stateful_collectors.sinks.outbox import read_outbox
+from tests.support import EXAMPLES, ROOT, clean_env
+from tests.support.collectors import cli as collectors
+from tests.support.collectors.cli import Counter
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-EXAMPLE = f"{ROOT}/examples/my_statefull_collector.py:MyStatefullCollector"
+MODULE = "tests.support.collectors.cli"
+"""The collectors' module, imported by name from the repository root (the processes' cwd)."""
+EXAMPLE = f"{EXAMPLES}/my_statefull_collector.py:MyStatefullCollector"
 CONSOLE_SCRIPT = Path(sys.executable).parent / "stateful-collectors"
 
 
-def clean_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STATEFUL_COLLECTORS_")}
-    env.update(XDG_CONFIG_HOME=str(tmp_path / "xdg-config"), XDG_DATA_HOME=str(tmp_path / "xdg"))
-    env.pop("PYTHONWARNINGS", None)
-    return env
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    return clean_env(
+        XDG_CONFIG_HOME=str(tmp_path / "xdg-config"),
+        XDG_DATA_HOME=str(tmp_path / "xdg"),
+        PYTHONWARNINGS=None,
+    )
 
 
 class Cli:
@@ -48,7 +52,7 @@ class Cli:
         self.state_dir = state_dir
         self.outbox = tmp_path / "outbox.jsonl"
         self.ready = tmp_path / "ready"
-        self.env = clean_env(tmp_path)
+        self.env = cli_env(tmp_path)
 
     def config(self, mode: str = "ok", url: str = "http://127.0.0.1:9/none") -> str:
         path = self.tmp_path / f"{mode}.conf"
@@ -68,7 +72,7 @@ class Cli:
     def __call__(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
             self.command(*args),
-            cwd=HERE,
+            cwd=ROOT,
             env=self.env,
             input=stdin,
             capture_output=True,
@@ -79,7 +83,7 @@ class Cli:
     def start(self, *args: str) -> subprocess.Popen:
         return subprocess.Popen(
             self.command(*args),
-            cwd=HERE,
+            cwd=ROOT,
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -88,7 +92,7 @@ class Cli:
         )
 
     @contextlib.contextmanager
-    def blocked_run(self, target: str = "cli_collectors:Counter", config: str | None = None):
+    def blocked_run(self, target: str = f"{MODULE}:Counter", config: str | None = None):
         """A real run that holds the lock and sits in start_publishing until signalled."""
         process = self.start("run", target, "--config", config or self.config("block"))
         try:
@@ -100,7 +104,7 @@ class Cli:
                 process.kill()
             process.communicate()
 
-    def state_bytes(self, name: str = "cli_collectors.Counter.pickle") -> bytes:
+    def state_bytes(self, name: str = f"{MODULE}.Counter.pickle") -> bytes:
         return (self.state_dir / name).read_bytes()
 
     def messages(self) -> list:
@@ -130,7 +134,7 @@ def cli(tmp_path, state_dir) -> Cli:
 @pytest.fixture
 def ok_state(cli) -> bytes:
     """One successful run done: a state file exists."""
-    result = cli("run", "cli_collectors:Counter", "--config", cli.config())
+    result = cli("run", f"{MODULE}:Counter", "--config", cli.config())
     assert result.returncode == 0, result.stderr
     return cli.state_bytes()
 
@@ -139,19 +143,19 @@ def ok_state(cli) -> bytes:
 
 
 def test_exit_0_and_one_summary_line(cli, ok_state):
-    result = cli("run", "cli_collectors:Counter", "--config", cli.config())
+    result = cli("run", f"{MODULE}:Counter", "--config", cli.config())
     assert result.returncode == 0
     assert result.stdout == ""
     line = one_line(result.stderr)
     assert line == (
         f"Counter: ok: published 1 message(s) to outbox {cli.outbox}; "
-        f"state saved to {cli.state_dir}/cli_collectors.Counter.pickle"
+        f"state saved to {cli.state_dir}/{MODULE}.Counter.pickle"
     )
     assert [m.body for m in cli.messages()] == [b"run 1", b"run 2"]
 
 
 def test_the_first_run_warns_once_about_the_missing_state_file(cli):
-    result = cli("run", "cli_collectors:Counter", "--config", cli.config())
+    result = cli("run", f"{MODULE}:Counter", "--config", cli.config())
     assert result.returncode == 0
     warning, summary = result.stderr.splitlines()
     assert warning.startswith("WARNING stateful_collectors.state: state file ")
@@ -159,7 +163,7 @@ def test_the_first_run_warns_once_about_the_missing_state_file(cli):
 
 
 def test_exit_1_when_the_run_fails_and_the_state_stays(cli, ok_state):
-    result = cli("run", "cli_collectors:Counter", "--config", cli.config("fail"))
+    result = cli("run", f"{MODULE}:Counter", "--config", cli.config("fail"))
     assert result.returncode == 1
     assert one_line(result.stderr) == (
         "Counter: failed: ConnectionError: the source went away (--verbose shows the traceback)"
@@ -171,7 +175,7 @@ def test_exit_1_when_the_run_fails_and_the_state_stays(cli, ok_state):
 
 
 def test_exit_1_when_start_publishing_forgets_inner_stop(cli, ok_state):
-    result = cli("run", "cli_collectors:Counter", "--config", cli.config("no-inner-stop"))
+    result = cli("run", f"{MODULE}:Counter", "--config", cli.config("no-inner-stop"))
     assert result.returncode == 1
     assert "without calling self.inner_stop()" in one_line(result.stderr)
     assert cli.state_bytes() == ok_state
@@ -200,16 +204,16 @@ def test_exit_1_when_the_feed_is_unreachable(cli, feed_server):
     [
         (["run", "nonsense"], "'nonsense' is not MODULE:CLASS"),
         (["run", "no_such_module:X"], "no module named 'no_such_module'"),
-        (["run", "cli_collectors:Missing"], "module 'cli_collectors' has no class 'Missing'"),
-        (["run", "cli_collectors:log"], "is not a collector class"),
+        (["run", f"{MODULE}:Missing"], f"module '{MODULE}' has no class 'Missing'"),
+        (["run", f"{MODULE}:log"], "is not a collector class"),
         (["run", "missing/file.py:X"], "missing/file.py: no such Python file"),
         (["run"], "the following arguments are required: MODULE:CLASS"),
-        (["run", "cli_collectors:Counter", "--bogus"], "unrecognized arguments: --bogus"),
+        (["run", f"{MODULE}:Counter", "--bogus"], "unrecognized arguments: --bogus"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
-        (["state", "show", "cli_collectors:Plain"], "keeps no state"),
-        (["state", "set", "cli_collectors:Counter"], "the following arguments are required: VALUE"),
-        (["state", "show", "cli_collectors:Counter", "{}"], "unrecognized arguments: {}"),
-        (["state", "drop", "cli_collectors:Counter"], "invalid choice: 'drop'"),
+        (["state", "show", f"{MODULE}:Plain"], "keeps no state"),
+        (["state", "set", f"{MODULE}:Counter"], "the following arguments are required: VALUE"),
+        (["state", "show", f"{MODULE}:Counter", "{}"], "unrecognized arguments: {}"),
+        (["state", "drop", f"{MODULE}:Counter"], "invalid choice: 'drop'"),
         (["demo-feed", "--start", "yesterday"], "--start 'yesterday' is not an ISO 8601 time"),
     ],
 )
@@ -244,7 +248,7 @@ def test_exit_3_for_config_errors(cli, tmp_path, config_text, expected):
     config = tmp_path / "bad.conf"
     if config_text is not None:
         config.write_text(config_text)
-    result = cli("run", "cli_collectors:Counter", "--config", str(config))
+    result = cli("run", f"{MODULE}:Counter", "--config", str(config))
     assert result.returncode == 3
     line = one_line(result.stderr)
     assert line.startswith("Counter: ") and expected in line
@@ -252,9 +256,9 @@ def test_exit_3_for_config_errors(cli, tmp_path, config_text, expected):
 
 
 def test_exit_4_for_a_damaged_state_file_which_stays_as_it_was(cli, ok_state):
-    state_file = cli.state_dir / "cli_collectors.Counter.pickle"
+    state_file = cli.state_dir / f"{MODULE}.Counter.pickle"
     state_file.write_bytes(ok_state[: len(ok_state) // 2])
-    result = cli("run", "cli_collectors:Counter", "--config", cli.config())
+    result = cli("run", f"{MODULE}:Counter", "--config", cli.config())
     assert result.returncode == 4
     line = one_line(result.stderr)
     assert f"state file {state_file} cannot be decoded as pickle" in line
@@ -265,7 +269,7 @@ def test_exit_4_for_a_damaged_state_file_which_stays_as_it_was(cli, ok_state):
 
 def test_exit_5_while_another_run_holds_the_lock(cli, ok_state):
     with cli.blocked_run() as running:
-        result = cli("run", "cli_collectors:Counter", "--config", cli.config())
+        result = cli("run", f"{MODULE}:Counter", "--config", cli.config())
         assert result.returncode == 5
         line = one_line(result.stderr)
         assert line.startswith(f"Counter: Counter is already running (pid {running.pid} holds ")
@@ -285,14 +289,14 @@ def test_exit_130_on_a_signal_in_start_publishing(cli, ok_state, signum):
     )
     assert cli.state_bytes() == ok_state
     assert sorted(p.name for p in cli.state_dir.iterdir()) == [
-        "cli_collectors.Counter.pickle",
-        "cli_collectors.Counter.pickle.lock",
+        f"{MODULE}.Counter.pickle",
+        f"{MODULE}.Counter.pickle.lock",
     ]
     assert len(cli.messages()) == 1  # the interrupted run's message was not confirmed
 
 
 def test_exit_130_when_the_collector_calls_stop(cli, ok_state):
-    result = cli("run", "cli_collectors:Counter", "--config", cli.config("stop"))
+    result = cli("run", f"{MODULE}:Counter", "--config", cli.config("stop"))
     assert result.returncode == 130
     assert one_line(result.stderr).startswith("Counter: interrupted: 1 message(s) published")
     assert cli.state_bytes() == ok_state
@@ -354,14 +358,14 @@ def test_exit_130_on_a_signal_during_the_examples_download(cli, feed_server, sig
 
 
 def test_verbose_shows_debug_logs_and_tracebacks(cli, ok_state):
-    quiet = cli("run", "cli_collectors:Counter", "--config", cli.config())
+    quiet = cli("run", f"{MODULE}:Counter", "--config", cli.config())
     assert "DEBUG" not in quiet.stderr
-    loud = cli("run", "cli_collectors:Counter", "--config", cli.config(), "--verbose")
+    loud = cli("run", f"{MODULE}:Counter", "--config", cli.config(), "--verbose")
     assert loud.returncode == 0
-    assert "DEBUG cli_collectors: counter starts in mode ok" in loud.stderr
+    assert f"DEBUG {MODULE}: counter starts in mode ok" in loud.stderr
     assert "DEBUG stateful_collectors" in loud.stderr
     assert loud.stderr.splitlines()[-1].startswith("Counter: ok: published 1 message(s)")
-    failing = cli("run", "cli_collectors:Counter", "--config", cli.config("fail"), "-v")
+    failing = cli("run", f"{MODULE}:Counter", "--config", cli.config("fail"), "-v")
     assert failing.returncode == 1
     assert (
         "Traceback" in failing.stderr and "ConnectionError: the source went away" in failing.stderr
@@ -376,8 +380,8 @@ def test_the_console_script_and_python_m_cli_work_too(cli, ok_state):
         [sys.executable, "-m", "stateful_collectors.cli"],
     ):
         result = subprocess.run(
-            [*command, "run", "cli_collectors:Counter", "--config", config],
-            cwd=HERE,
+            [*command, "run", f"{MODULE}:Counter", "--config", config],
+            cwd=ROOT,
             env=cli.env,
             capture_output=True,
             text=True,
@@ -388,8 +392,20 @@ def test_the_console_script_and_python_m_cli_work_too(cli, ok_state):
     assert [m.body for m in cli.messages()] == [b"run 1", b"run 2", b"run 3"]
 
 
-def test_a_run_by_file_path_uses_the_same_state_as_by_module_name(cli, ok_state):
-    result = cli("run", f"{HERE}/cli_collectors.py:Counter", "--config", cli.config())
+def test_a_run_by_file_path_uses_the_same_state_as_by_module_name(cli):
+    # A file is imported as a module named after its stem (`cli`), the name it
+    # has run by module name from its own directory.
+    path = Path(collectors.__file__)
+    by_name = subprocess.run(
+        cli.command("run", f"{path.stem}:Counter", "--config", cli.config()),
+        cwd=path.parent,
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert by_name.returncode == 0, by_name.stderr
+    result = cli("run", f"{path}:Counter", "--config", cli.config())
     assert result.returncode == 0, result.stderr
     assert [m.body for m in cli.messages()] == [b"run 1", b"run 2"]
 
@@ -419,20 +435,20 @@ def test_collector_main_makes_a_working_main(cli, capsys, restore_logging):
 
 
 def test_scripts_prints_ready_to_paste_entry_points_that_work(cli, capsys, restore_logging):
-    result = cli("scripts", "cli_collectors")
+    result = cli("scripts", MODULE)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "[project.scripts]",
-        'collector-counter = "cli_collectors:Counter.cli_main"',
-        'collector-json-counter = "cli_collectors:JsonCounter.cli_main"',
-        'collector-rich-state = "cli_collectors:RichState.cli_main"',
-        'collector-plain-feed = "cli_collectors:Plain.cli_main"',
+        f'collector-counter = "{MODULE}:Counter.cli_main"',
+        f'collector-json-counter = "{MODULE}:JsonCounter.cli_main"',
+        f'collector-rich-state = "{MODULE}:RichState.cli_main"',
+        f'collector-plain-feed = "{MODULE}:Plain.cli_main"',
     ]
     scripts = tomllib.loads(result.stdout)["project"]["scripts"]
     config = cli.config()
     for name, entry_point in scripts.items():
         module_name, _, attribute_path = entry_point.partition(":")
-        target = __import__(module_name)
+        target = importlib.import_module(module_name)
         for attribute in attribute_path.split("."):
             target = getattr(target, attribute)
         assert target(["--config", config]) == 0, name
@@ -448,7 +464,7 @@ def test_scripts_prints_ready_to_paste_entry_points_that_work(cli, capsys, resto
 @pytest.mark.parametrize(
     ("module", "expected"),
     [
-        ("cli_collectors.py", "give the module's dotted import name"),
+        ("tests/support/collectors/cli.py", "give the module's dotted import name"),
         ("no_such_module", "no module named 'no_such_module'"),
         ("json", "module 'json' defines no collector class"),
     ],
@@ -481,29 +497,29 @@ def test_demo_feed_on_a_busy_port_is_one_line(cli):
 
 def test_state_path_prints_the_file_without_taking_the_lock(cli, ok_state):
     with cli.blocked_run():
-        result = cli("state", "path", "cli_collectors:Counter", "--config", cli.config())
+        result = cli("state", "path", f"{MODULE}:Counter", "--config", cli.config())
     assert result.returncode == 0
-    assert result.stdout == f"{cli.state_dir}/cli_collectors.Counter.pickle\n"
+    assert result.stdout == f"{cli.state_dir}/{MODULE}.Counter.pickle\n"
 
 
 def test_state_show_prints_json(cli, ok_state):
-    result = cli("state", "show", "cli_collectors:Counter", "--config", cli.config())
+    result = cli("state", "show", f"{MODULE}:Counter", "--config", cli.config())
     assert result.returncode == 0
     assert result.stdout == '{"runs": 1}\n'
     assert result.stderr == ""
 
 
 def test_state_show_without_a_state_file_shows_the_default(cli):
-    result = cli("state", "show", "cli_collectors:Counter", "--config", cli.config())
+    result = cli("state", "show", f"{MODULE}:Counter", "--config", cli.config())
     assert result.returncode == 0
     assert result.stdout == '{"runs": 0}\n'
     assert "no state file yet" in one_line(result.stderr)
-    assert not (cli.state_dir / "cli_collectors.Counter.pickle").exists()
+    assert not (cli.state_dir / f"{MODULE}.Counter.pickle").exists()
 
 
 def test_state_show_makes_non_json_types_readable_and_set_reads_them_back(cli):
-    assert cli("run", "cli_collectors:RichState", "--config", cli.config()).returncode == 0
-    target = ["cli_collectors:RichState", "--config", cli.config()]
+    assert cli("run", f"{MODULE}:RichState", "--config", cli.config()).returncode == 0
+    target = [f"{MODULE}:RichState", "--config", cli.config()]
     shown = cli("state", "show", *target)
     assert shown.returncode == 0
     assert shown.stdout == (
@@ -515,7 +531,7 @@ def test_state_show_makes_non_json_types_readable_and_set_reads_them_back(cli):
         '  "window": {"$timedelta": 300.0}\n'
         "}\n"
     )
-    state_file = cli.state_dir / "cli_collectors.RichState.pickle"
+    state_file = cli.state_dir / f"{MODULE}.RichState.pickle"
     before = state_file.read_bytes()
     again = cli("state", "set", *target, "-", stdin=shown.stdout)
     assert again.returncode == 0, again.stderr
@@ -526,19 +542,19 @@ def test_state_show_makes_non_json_types_readable_and_set_reads_them_back(cli):
 
 
 def test_state_show_of_a_damaged_file_is_exit_4(cli, ok_state):
-    (cli.state_dir / "cli_collectors.Counter.pickle").write_bytes(b"garbage")
-    result = cli("state", "show", "cli_collectors:Counter", "--config", cli.config())
+    (cli.state_dir / f"{MODULE}.Counter.pickle").write_bytes(b"garbage")
+    result = cli("state", "show", f"{MODULE}:Counter", "--config", cli.config())
     assert result.returncode == 4
     assert "cannot be decoded as pickle" in one_line(result.stderr)
 
 
 def test_state_reset_asks_and_keeps_a_backup_that_restores(cli, ok_state):
-    target = ["cli_collectors:Counter", "--config", cli.config()]
-    state_file = cli.state_dir / "cli_collectors.Counter.pickle"
+    target = [f"{MODULE}:Counter", "--config", cli.config()]
+    state_file = cli.state_dir / f"{MODULE}.Counter.pickle"
 
     declined = cli("state", "reset", *target, stdin="n\n")
     assert declined.returncode == 1
-    assert "Reset the state of cli_collectors:Counter?" in declined.stdout
+    assert f"Reset the state of {MODULE}:Counter?" in declined.stdout
     assert "not reset" in declined.stderr
     assert state_file.read_bytes() == ok_state
 
@@ -548,7 +564,7 @@ def test_state_reset_asks_and_keeps_a_backup_that_restores(cli, ok_state):
     accepted = cli("state", "reset", *target, stdin="y\n")
     assert accepted.returncode == 0, accepted.stderr
     assert not state_file.exists()
-    (backup,) = cli.state_dir.glob("cli_collectors.Counter.pickle.*.bak")
+    (backup,) = cli.state_dir.glob(f"{MODULE}.Counter.pickle.*.bak")
     assert backup.read_bytes() == ok_state
     assert f"(to undo: cp -p {backup} {state_file})" in accepted.stdout
 
@@ -563,7 +579,7 @@ def test_state_reset_asks_and_keeps_a_backup_that_restores(cli, ok_state):
 
 
 def test_state_reset_yes_and_nothing_to_reset(cli, ok_state):
-    target = ["cli_collectors:Counter", "--config", cli.config()]
+    target = [f"{MODULE}:Counter", "--config", cli.config()]
     result = cli("state", "reset", *target, "--yes")
     assert result.returncode == 0
     assert result.stdout.startswith("state reset; the old state is kept in ")
@@ -573,16 +589,16 @@ def test_state_reset_yes_and_nothing_to_reset(cli, ok_state):
 
 
 def test_state_reset_recovers_from_a_damaged_file(cli, ok_state):
-    target = ["cli_collectors:Counter", "--config", cli.config()]
-    (cli.state_dir / "cli_collectors.Counter.pickle").write_bytes(b"\x80garbage")
+    target = [f"{MODULE}:Counter", "--config", cli.config()]
+    (cli.state_dir / f"{MODULE}.Counter.pickle").write_bytes(b"\x80garbage")
     assert cli("run", *target).returncode == 4
     assert cli("state", "reset", *target, "-y").returncode == 0
     assert cli("run", *target).returncode == 0
 
 
 def test_state_set_from_an_argument_and_from_stdin(cli, ok_state):
-    target = ["cli_collectors:Counter", "--config", cli.config()]
-    state_file = cli.state_dir / "cli_collectors.Counter.pickle"
+    target = [f"{MODULE}:Counter", "--config", cli.config()]
+    state_file = cli.state_dir / f"{MODULE}.Counter.pickle"
     result = cli("state", "set", *target, '{"runs": 41}')
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"state saved to {state_file}; the old state is kept in ")
@@ -609,7 +625,7 @@ def test_state_set_from_an_argument_and_from_stdin(cli, ok_state):
     ],
 )
 def test_state_set_refuses_bad_input_and_changes_nothing(cli, ok_state, value, expected):
-    result = cli("state", "set", "cli_collectors:Counter", value, "--config", cli.config())
+    result = cli("state", "set", f"{MODULE}:Counter", value, "--config", cli.config())
     assert result.returncode == 2
     line = one_line(result.stderr)
     assert expected in line and line.endswith("nothing was changed")
@@ -618,9 +634,9 @@ def test_state_set_refuses_bad_input_and_changes_nothing(cli, ok_state, value, e
 
 
 def test_state_set_refuses_what_a_json_state_file_cannot_hold(cli):
-    target = ["cli_collectors:JsonCounter", "--config", cli.config()]
+    target = [f"{MODULE}:JsonCounter", "--config", cli.config()]
     assert cli("run", *target).returncode == 0
-    state_file = cli.state_dir / "cli_collectors.JsonCounter.json"
+    state_file = cli.state_dir / f"{MODULE}.JsonCounter.json"
     before = state_file.read_bytes()
     result = cli("state", "set", *target, '{"runs": {"$set": [1]}}')
     assert result.returncode == 2
@@ -637,7 +653,7 @@ def test_state_set_refuses_what_a_json_state_file_cannot_hold(cli):
 )
 def test_state_commands_refuse_to_race_a_running_collector(cli, ok_state, action, extra):
     with cli.blocked_run() as running:
-        result = cli("state", action, "cli_collectors:Counter", *extra, "--config", cli.config())
+        result = cli("state", action, f"{MODULE}:Counter", *extra, "--config", cli.config())
         assert result.returncode == 5
         assert f"Counter is already running (pid {running.pid} holds" in one_line(result.stderr)
         assert result.stdout == ""
@@ -646,5 +662,5 @@ def test_state_commands_refuse_to_race_a_running_collector(cli, ok_state, action
 
 
 def test_main_in_process_returns_the_status(cli, ok_state, capsys, restore_logging):
-    assert main(["state", "path", "cli_collectors:Counter", "--config", cli.config()]) == 0
-    assert capsys.readouterr().out.strip().endswith("cli_collectors.Counter.pickle")
+    assert main(["state", "path", f"{MODULE}:Counter", "--config", cli.config()]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"{MODULE}.Counter.pickle")

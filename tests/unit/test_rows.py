@@ -1,7 +1,9 @@
 """BaseTimeOrderedRowsCollector against the real demo feed over HTTP (and a static CSV server).
 
-The collector under test is the guide's example, examples/time_ordered_rows_collector.py,
-run in-process with `collect()` (outbox sink) and, at the end, as a real process twice.
+The subject is the guide's example class, `DemoCsvCollector` of
+examples/time_ordered_rows_collector.py, run in-process with `collect()`
+(outbox sink): what the base class does with rows. The program itself, run as
+a real process, is tested in tests/examples/test_time_ordered_rows_collector.py.
 """
 
 from __future__ import annotations
@@ -16,18 +18,14 @@ import threading
 from pathlib import Path
 
 import pytest
-from example_runs import run_example
 from time_ordered_rows_collector import DemoCsvCollector
 
 from stateful_collectors import BaseTimeOrderedRowsCollector, StateFileError
 from stateful_collectors.collectors.rows import RowsSelection, row_digest, select_new_rows
 from stateful_collectors.demo_feed import DemoFeed
-from stateful_collectors.sinks.outbox import read_outbox
 from stateful_collectors.state import StateFile
 from stateful_collectors.testing import collect, make_config
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "time_ordered_rows_collector.py"
 START = "2026-11-27T20:00:00Z"
 
 
@@ -356,42 +354,3 @@ def test_the_defaults_key_rows_by_digest_and_publish_them_as_lines(state_dir):
             ]
         )
         assert collect(LinesCollector, config).messages == []
-
-
-# ---------------------------------------------------------------- the example as a real process
-
-
-def test_the_example_runs_twice_as_a_real_process(feed_server, state_dir, tmp_path):
-    config_file = tmp_path / "demo-csv.conf"
-    config_file.write_text(config_for(f"{feed_server.url}/items.csv", state_dir))
-    outbox = tmp_path / "outbox.jsonl"
-
-    first = run_example(EXAMPLE, config_file, outbox)
-    assert first.returncode == 0, first.stderr
-    state_file = state_dir / "time_ordered_rows_collector.DemoCsvCollector.pickle"
-    assert first.stderr.splitlines() == [
-        f"WARNING stateful_collectors.state: state file {state_file} not found; "
-        "starting from the default state",
-        f"DemoCsvCollector: ok: published 1 message(s) to outbox {outbox}; "
-        f"state saved to {state_file}",
-    ]
-    feed_server.feed.add(2)
-    second = run_example(EXAMPLE, config_file, outbox)
-    assert second.returncode == 0, second.stderr
-
-    messages = read_outbox(outbox)
-    assert [len(m.body.decode().splitlines()) - 1 for m in messages] == [5, 2]
-    rows = [row for m in messages for row in csv.DictReader(io.StringIO(m.body.decode()))]
-    assert [int(row["id"]) for row in rows] == [1, 2, 3, 4, 5, 6, 7]
-    assert StateFile(state_file).load(default=dict)["state"] == {
-        "newest_time": "2026-11-27T20:06:00Z",
-        "newest_row_keys": [7],
-    }
-
-    feed_server.close()
-    failed = run_example(EXAMPLE, config_file, outbox)
-    assert failed.returncode == 1
-    assert failed.stderr.count("\n") == 1, failed.stderr  # one line, no traceback
-    assert "Connection refused" in failed.stderr
-    assert "state not saved" in failed.stderr
-    assert len(read_outbox(outbox)) == 2

@@ -151,7 +151,7 @@ def test_a_state_that_cannot_be_pickled_raises_before_the_file_changes(state_dir
 def test_the_json_codec_writes_readable_json(state_dir):
     state = {"last_utc": "2026-11-27T20:04:00Z", "seen": [3, 1, 2], "név": "ünï"}
     assert save_then_load_in_a_new_run(JsonCollector, state_dir, state) == state
-    path = state_dir / "test_state.JsonCollector.json"
+    path = state_dir / "tests.unit.test_state.JsonCollector.json"
     assert path.exists()
     text = path.read_text(encoding="utf-8")
     assert json.loads(text) == state
@@ -243,7 +243,7 @@ def test_write_durably_leaves_only_the_file(tmp_path):
 def test_nothing_touches_the_disk_until_load_or_save(tmp_path):
     state_dir = tmp_path / "state"
     collector = make(Collector, state_dir)
-    assert collector.state_file_path == state_dir / "test_state.Collector.pickle"
+    assert collector.state_file_path == state_dir / "tests.unit.test_state.Collector.pickle"
     assert not state_dir.exists()
     collector.close()
 
@@ -316,9 +316,17 @@ def test_checkpoint_waits_for_confirms_before_it_saves(state_dir):
 
 
 def test_the_state_file_name_is_module_qualname_suffix(state_dir):
-    assert make(Collector, state_dir).get_state_file_name() == "test_state.Collector.pickle"
-    assert make(JsonCollector, state_dir).get_state_file_name() == "test_state.JsonCollector.json"
-    assert make(Outer.Nested, state_dir).get_state_file_name() == "test_state.Outer.Nested.pickle"
+    assert (
+        make(Collector, state_dir).get_state_file_name() == "tests.unit.test_state.Collector.pickle"
+    )
+    assert (
+        make(JsonCollector, state_dir).get_state_file_name()
+        == "tests.unit.test_state.JsonCollector.json"
+    )
+    assert (
+        make(Outer.Nested, state_dir).get_state_file_name()
+        == "tests.unit.test_state.Outer.Nested.pickle"
+    )
 
 
 def test_get_state_file_name_can_be_overridden(state_dir):
@@ -448,7 +456,7 @@ def test_an_unversioned_file_counts_as_version_0_and_is_migrated(state_dir, capl
     old = make(Collector, state_dir)  # the collector before it declared state_version
     old.save_state({"last": "e"})
     old.close()
-    path = state_dir / "test_state.Versioned.pickle"
+    path = state_dir / "tests.unit.test_state.Versioned.pickle"
     old.state_file_path.rename(path)
 
     collector = make_versioned(state_dir)
@@ -490,7 +498,7 @@ def test_without_state_version_the_file_holds_the_state_itself(state_dir):
 def test_load_state_takes_the_lock_and_close_releases_it(state_dir):
     first = make(Collector, state_dir)
     first.load_state()
-    lock_path = state_dir / "test_state.Collector.pickle.lock"
+    lock_path = state_dir / "tests.unit.test_state.Collector.pickle.lock"
     assert lock_path.read_text() == f"{os.getpid()}\n"
 
     second = make(Collector, state_dir)
@@ -518,11 +526,11 @@ def test_the_lock_is_reentrant_for_its_holder(tmp_path):
 
 
 def test_a_symlinked_lock_file_is_refused(state_dir, tmp_path):
-    (state_dir / "test_state.Collector.pickle.lock").symlink_to(tmp_path / "elsewhere")
+    (state_dir / "tests.unit.test_state.Collector.pickle.lock").symlink_to(tmp_path / "elsewhere")
     collector = make(Collector, state_dir)
     with pytest.raises(StateFileError) as raised:
         collector.load_state()
     assert str(raised.value).startswith(
-        f"lock file {state_dir / 'test_state.Collector.pickle.lock'} cannot be opened"
+        f"lock file {state_dir / 'tests.unit.test_state.Collector.pickle.lock'} cannot be opened"
     )
     assert not (tmp_path / "elsewhere").exists()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_collectors import Counter, Plain
 
 from stateful_collectors import BaseCollector, StatefulCollectorMixin
 from stateful_collectors.config import ConfigSource, ConfigSpec
 from stateful_collectors.testing import CollectedRun, collect, make_config
+from tests.support.collectors.cli import Counter, Plain
 
 
 def test_make_config_turns_values_into_text_the_converters_read_back(tmp_path):
@@ -60,7 +60,7 @@ def test_collect_runs_twice_and_hands_back_messages_and_state(state_dir):
     assert isinstance(first, CollectedRun)
     assert first.bodies == [b"run 1"]
     assert first.state == {"runs": 1} and first.state_saved
-    assert first.state_file == state_dir / "cli_collectors.Counter.pickle"
+    assert first.state_file == state_dir / "tests.support.collectors.cli.Counter.pickle"
     second = collect(Counter, config)
     assert second.bodies == [b"run 2"] and second.state == {"runs": 2}
     assert second.messages[0].routing_key == "counter.runs"
@@ -69,10 +69,10 @@ def test_collect_runs_twice_and_hands_back_messages_and_state(state_dir):
 
 def test_collect_lets_the_error_through_and_the_state_stays(state_dir):
     collect(Counter, make_config("counter", state_dir=state_dir))
-    saved = (state_dir / "cli_collectors.Counter.pickle").read_bytes()
+    saved = (state_dir / "tests.support.collectors.cli.Counter.pickle").read_bytes()
     with pytest.raises(ConnectionError, match="the source went away"):
         collect(Counter, make_config("counter", state_dir=state_dir, mode="fail"))
-    assert (state_dir / "cli_collectors.Counter.pickle").read_bytes() == saved
+    assert (state_dir / "tests.support.collectors.cli.Counter.pickle").read_bytes() == saved
     assert collect(Counter, make_config("counter", state_dir=state_dir)).bodies == [b"run 2"]
 
 
@@ -106,7 +106,7 @@ def test_collect_reports_a_run_that_saved_nothing(state_dir):
     run = collect(NeverSaves, make_config("never_saves", state_dir=state_dir))
     assert run.messages == [] and run.bodies == []
     assert run.state is None and run.state_saved is False
-    assert run.state_file == Path(state_dir) / "test_testing_helpers.NeverSaves.pickle"
+    assert run.state_file == Path(state_dir) / "tests.unit.test_testing_helpers.NeverSaves.pickle"
     assert not run.state_file.exists()
 
 

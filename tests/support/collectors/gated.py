@@ -1,6 +1,7 @@
 """A stateful collector that holds its lock at a gate: the subject of the single-instance tests.
 
-Run by `test_single_instance.py` as `stateful-collectors run gated_collector.py:GatedCollector`.
+Run by tests/reliability/test_single_instance.py, from the repository root, as
+`stateful-collectors run tests.support.collectors.gated:GatedCollector`.
 Once it has its lock and its state, it notes its pid in `started_log`, waits
 until the file `gate` exists, then fetches `url` once and publishes the body.
 """

@@ -1,7 +1,8 @@
 """The guide's CheckpointCollector, with the process id in each message's headers.
 
-Run by `test_checkpoint_kills.py` as a real process (`python checkpoint_kill_target.py
---config FILE`, with examples/ on PYTHONPATH) and killed at random points. The
+Run by tests/reliability/test_checkpoint_kills.py as a real process (`python -m
+tests.support.collectors.checkpoint_kill --config FILE`, from the repository root
+with examples/ on PYTHONPATH) and killed at random points. The
 `pid` header tells the test which run delivered each message, so it can count the
 items every run re-published. pika is imported up front (the sink imports it only
 when it connects, after the fetch) so that the time after the fetch, where most

@@ -1,4 +1,4 @@
-"""The guide's `examples/crash_collector.py`, killed at each of its crash points.
+"""examples/crash_collector.py, the crash guide's collector, killed at each of its crash points.
 
 Each point is run as on the "Surviving crashes" page: a real process of
 `stateful-collectors run`, against a real demo feed, publishing to an outbox.
@@ -11,7 +11,6 @@ and repeat (with the same message id) what it did.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -22,10 +21,9 @@ import pytest
 from stateful_collectors.demo_feed import DemoFeed
 from stateful_collectors.sinks.outbox import read_outbox
 from stateful_collectors.state import StateFile
+from tests.support import EXAMPLES, clean_env
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "crash_collector.py"
-PROGRAM = "crash_collector.py"  # the name the docs tests look for
-assert EXAMPLE.name == PROGRAM
+EXAMPLE = EXAMPLES / "crash_collector.py"
 
 # point -> (does the killed run's message reach the outbox?, is the state saved?)
 EXPECTED = {
@@ -38,13 +36,11 @@ EXPECTED = {
 
 
 def run(workdir: Path, crash_at: str = "") -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STATEFUL_COLLECTORS_")}
-    env["CRASH_AT"] = crash_at
     return subprocess.run(
         [sys.executable, "-m", "stateful_collectors", "run", f"{EXAMPLE}:CrashingCollector"]
         + ["--config", "collector.conf"],
         cwd=workdir,
-        env=env,
+        env=clean_env(CRASH_AT=crash_at),
         capture_output=True,
         text=True,
         timeout=120,

@@ -11,12 +11,9 @@ import subprocess
 import sys
 
 import pytest
-from amqp_helpers import ROOT, cli_env
 
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks.publishing import format_result, run_publishing_benchmark  # noqa: E402
+from benchmarks.publishing import format_result, run_publishing_benchmark
+from tests.support import ROOT, clean_env
 
 pytestmark = pytest.mark.broker
 
@@ -38,7 +35,7 @@ def test_quick_command_prints_the_report(broker):
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks.publishing", "--quick", "--url", broker.url],
         cwd=ROOT,
-        env=cli_env(),
+        env=clean_env(),
         capture_output=True,
         text=True,
         timeout=300,

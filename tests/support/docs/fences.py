@@ -17,8 +17,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-"""The repository root."""
+from tests.support import ROOT
 
 PYTHONISH = {
     "py",

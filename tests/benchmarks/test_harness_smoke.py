@@ -10,35 +10,29 @@ The bars themselves are judged by `uv run python -m benchmarks`.
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
-from broker_support import broker_missing_reason
 
-from stateful_collectors.demo_feed import DemoFeed
-from stateful_collectors.sinks.outbox import read_outbox
-
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks.chart import render_svg  # noqa: E402
-from benchmarks.measure import (  # noqa: E402
+from benchmarks.chart import render_svg
+from benchmarks.measure import (
     BenchmarkError,
     interleave,
     paired_difference,
     paired_ratio,
     run_process,
 )
-from benchmarks.report import docs_include, text_table  # noqa: E402
-from benchmarks.results import Row, error_row, format_seconds, judged  # noqa: E402
-from benchmarks.state_io import state_of_size  # noqa: E402
+from benchmarks.report import docs_include, text_table
+from benchmarks.results import Row, error_row, format_seconds, judged
+from benchmarks.state_io import state_of_size
+from stateful_collectors.demo_feed import DemoFeed
+from stateful_collectors.sinks.outbox import read_outbox
+from tests.support import ROOT, clean_env
+from tests.support.broker import broker_missing_reason
 
 EXPECTED_ROWS = [
     "save_state, 1 KiB state",
@@ -67,8 +61,7 @@ def test_quick_run_prints_a_full_table(request, tmp_path):
     if broker_missing_reason() is None:  # reuse the session's broker rather than start one
         command += ["--amqp-url", request.getfixturevalue("broker").url]
         expected_rows.insert(expected_rows.index("publishing "), "publishing ")  # + context row
-    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
-    env["TMPDIR"] = str(tmp_path)
+    env = clean_env(PYTHONPATH=None, TMPDIR=str(tmp_path))
     completed = subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
     )

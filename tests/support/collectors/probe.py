@@ -4,9 +4,10 @@ Its state is `{"next": N}`: each run publishes `count` numbered messages from
 N on, then saves `{"next": N + count}`. Options let a test steer it into the
 situation it needs: another exchange, a long pause before publishing, a
 rendezvous with the test through files, a stop between the last confirm and
-`save_state()`.
+`save_state()`. The `probe` fixture (tests/support/probe.py) runs it, from
+the repository root, as
 
-    stateful-collectors run tests/integration/probe_collector.py:ProbeCollector --config probe.conf
+    stateful-collectors run tests.support.collectors.probe:ProbeCollector --config probe.conf
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The guide's example test file, `examples/testing_demo.py`, run by pytest as a process.
+"""examples/testing_demo.py, the guide's example test file, run by pytest as a process.
 
 The file is named so that pytest does not collect it with the project's own
 tests; the "Testing your collector" page runs it by name, and so does this test.
@@ -7,19 +7,17 @@ Every one of its tests must pass, and none may be skipped.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "testing_demo.py"
-PROGRAM = "testing_demo.py"  # the name the docs tests look for
-assert EXAMPLE.name == PROGRAM
+from tests.support import EXAMPLES, clean_env
+
+EXAMPLE = EXAMPLES / "testing_demo.py"
 
 
 def test_the_example_test_file_passes(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("STATEFUL_", "PYTEST_"))}
+    env = {k: v for k, v in clean_env().items() if not k.startswith("PYTEST_")}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", str(EXAMPLE)],
         cwd=tmp_path,

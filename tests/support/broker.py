@@ -5,7 +5,7 @@ The broker is Debian's `rabbitmq-server`, started by pytest-rabbitmq's
 (the `/usr/sbin` wrapper would switch to the `rabbitmq` user) on free ports,
 with its data in pytest's temporary directory.
 
-Fixtures (a conftest loads this module with `pytest_plugins = ["broker_support"]`):
+Fixtures (tests/conftest.py registers this module in `pytest_plugins`):
 
 * `broker` (session): a `Broker`, started once per test session. When the
   server binary is absent, every test that asks for it is skipped with the
@@ -41,8 +41,9 @@ keys, their own exchanges and users, and they undo what they change
 * `paused()`: a context manager that freezes the broker's Erlang VM with
   SIGSTOP (it stops answering, heartbeats included) and resumes it with SIGCONT.
 
-Outside pytest (the benchmarks), `local_broker(directory)` starts a private
-node the same way and stops it on exit.
+Outside pytest (the benchmarks, run from the repository root, import it as
+`tests.support.broker`), `local_broker(directory)` starts a private node the
+same way and stops it on exit.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The seed's MyStatefullCollector, unchanged, against a real RabbitMQ and the demo feed."""
+"""examples/my_statefull_collector.py, the seed's collector, complete: the guide's centerpiece.
+
+Run as the guide runs it (outbox and RabbitMQ), in-process with the testing
+helpers, and unchanged against a real RabbitMQ with a config of its own.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,45 @@ import json
 import os
 
 import pytest
-from amqp_helpers import ROOT, run_cli
 from my_statefull_collector import MyStatefullCollector
 
 from stateful_collectors.collectors.base import message_id_for
+from stateful_collectors.testing import collect, make_config
+from tests.support import ROOT
+from tests.support.examples import CollectorExample, check_runs_as_the_guide_says
+from tests.support.processes import run_cli
 
-pytestmark = pytest.mark.broker
-
+MY_STATEFULL_COLLECTOR = CollectorExample(
+    "my_statefull_collector.py",
+    "MyStatefullCollector",
+    "my_statefull_collector.conf",
+    "my_statefull_collector",
+    "example-channel",
+)
 EXAMPLE = "examples/my_statefull_collector.py:MyStatefullCollector"
 ROUTING_KEY = "my-statefull-collector.example-channel"
 
 
+def test_runs_as_the_guide_says(sink, feed_server, workdir):
+    check_runs_as_the_guide_says(MY_STATEFULL_COLLECTOR, sink, feed_server, workdir)
+
+
+def test_second_run_publishes_only_new_items(feed_server, state_dir):
+    config = make_config(
+        "my_statefull_collector", state_dir=state_dir, url=f"{feed_server.url}/items.json"
+    )
+    first = collect(MyStatefullCollector, config)
+    assert [item["id"] for item in first.json_bodies()[0]] == [1, 2, 3, 4, 5]
+    assert first.state == {"last_utc": "2026-11-27T20:04:00Z"}
+
+    feed_server.feed.add(2)
+    second = collect(MyStatefullCollector, config)
+    assert [item["id"] for item in second.json_bodies()[0]] == [6, 7]
+    assert second.state == {"last_utc": "2026-11-27T20:06:00Z"}
+    assert json.loads(second.messages[0].body)[0]["title"] == "Demo advisory 6"
+
+
+@pytest.mark.broker
 def test_two_runs_publish_everything_then_only_the_new_items(
     feed_server, tmp_path, broker, bound_queue
 ):

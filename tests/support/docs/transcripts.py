@@ -1,8 +1,8 @@
 """Console transcripts: read them from the pages, replay them in a sandbox, rewrite them.
 
 A transcript is a ```console block of `$ command` lines, each followed by what
-the command printed (stdout and stderr together). See the how-to in
-`test_docs.py` for the rules a page follows; this module does the work.
+the command printed (stdout and stderr together). The rules a page follows are
+on the guide's page docs/about/writing-pages.md; this module does the work.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ import re
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from fences import ROOT, Fence, iter_fences
+from tests.support import EXAMPLES, ROOT, clean_env
+from tests.support.docs.fences import Fence, iter_fences
+from tests.support.processes import free_port
 
 DOC_FEED_PORT = 8808
 """The demo feed's port as the pages show it (the command's default)."""
@@ -37,7 +38,6 @@ DOC_BACKUP_STAMP = "20261127T203000000000Z"
 DOC_PID = 4242
 """What a process id in a message (`pid 12345`) is shown as."""
 
-EXAMPLES = ROOT / "examples"
 LONG_RUNNING_RE = re.compile(r"^\s*stateful-collectors\s+demo-feed\b(?!.*\s(-h|--help)\b)")
 """Commands that serve until stopped: started in the background, their first lines checked."""
 
@@ -154,12 +154,6 @@ def pages_with_transcripts() -> list[Path]:
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Sandbox:
     """A private `~/tutorial` holding copies of `examples/`, where transcripts run.
 
@@ -213,8 +207,8 @@ class Sandbox:
     def env(self) -> dict[str, str]:
         env = {
             key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("STATEFUL_COLLECTORS_", "XDG_", "PYTEST_", "COV_"))
+            for key, value in clean_env(VIRTUAL_ENV=None).items()
+            if not key.startswith(("XDG_", "PYTEST_", "COV_"))
         }
         venv_bin = str(Path(sys.executable).parent)
         env.update(
@@ -226,7 +220,6 @@ class Sandbox:
             LC_ALL="C.UTF-8",
             NO_COLOR="1",
         )
-        env.pop("VIRTUAL_ENV", None)
         return env
 
     # -- running
@@ -340,7 +333,7 @@ class PendingUpdate:
 
 
 PENDING_UPDATES: list[PendingUpdate] = []
-"""Transcripts to rewrite when the session ends (update mode); see conftest.py."""
+"""Transcripts to rewrite when the session ends (update mode); see plugin.py."""
 
 
 def apply_updates(updates: list[PendingUpdate]) -> list[str]:

@@ -1,15 +1,17 @@
-"""The guide's example programs, run as real processes against the demo feed.
+"""The guide's example collectors, run the way the guide runs them, against the demo feed.
 
-Each collector in `examples/` is run the way the guide runs it,
-`stateful-collectors run examples/FILE.py:CLASS --config FILE.conf`, in a
-private working directory (the config files use relative paths), twice or
-more, against a real demo feed on a free port, once with the JSON Lines outbox
-and once with a real RabbitMQ broker (the `broker` fixture). The tests assert
-what was published and what state was saved after every run.
+A `CollectorExample` says what the guide says a collector of `examples/`
+does: its file, class, config file, the routing key it publishes under,
+whether it keeps a state, whether it stays quiet when nothing is new.
+`check_runs_as_the_guide_says()` runs it as
+`stateful-collectors run examples/FILE.py:CLASS --config collector.conf`,
+in a private working directory (the config files use relative paths), two or
+three times against a real demo feed, and checks what was published and what
+state was saved after every run.
 
-`print_messages.py`, the guide's message viewer, is run on an outbox and on a
-queue. `EXAMPLE_PROGRAMS` lists every program tested here: a page may include
-(pymdownx.snippets) only those, and `test_docs.py` checks that it does.
+The `sink` fixture runs each test twice: once with the JSON Lines outbox and
+once with a real RabbitMQ broker (the `broker` fixture). tests/conftest.py
+registers this module, for its `workdir` and `sink` fixtures.
 """
 
 from __future__ import annotations
@@ -18,20 +20,27 @@ import dataclasses
 import json
 import pickle
 import re
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
-import pika
 import pytest
 
 from stateful_collectors.collectors.base import message_id_for
 from stateful_collectors.sinks.outbox import read_outbox
+from tests.support import EXAMPLES
+from tests.support.processes import CliRun, run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples"
-COMMAND = Path(sys.executable).with_name("stateful-collectors")
-START = "2026-11-27T20:00:00Z"
+__all__ = [
+    "CollectorExample",
+    "OutboxSink",
+    "RabbitSink",
+    "Sink",
+    "check_runs_as_the_guide_says",
+    "run_collector",
+    "saved_state",
+    "sink",
+    "workdir",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,56 +66,6 @@ class CollectorExample:
 
     def __str__(self) -> str:
         return self.cls
-
-
-COLLECTORS = [
-    CollectorExample(
-        "first_collector.py",
-        "FirstCollector",
-        "first_collector.conf",
-        "first_collector",
-        "items",
-        stateful=False,
-    ),
-    CollectorExample(
-        "my_statefull_collector.py",
-        "MyStatefullCollector",
-        "my_statefull_collector.conf",
-        "my_statefull_collector",
-        "example-channel",
-    ),
-    CollectorExample(
-        "quiet_collector.py",
-        "QuietCollector",
-        "my_statefull_collector.conf",
-        "my_statefull_collector",
-        "example-channel",
-        quiet=True,
-    ),
-]
-
-EXAMPLES_TESTED_ELSEWHERE = {
-    "time_ordered_rows_collector.py": "tests/unit/test_rows.py",
-    "checkpoint_collector.py": "tests/reliability/test_checkpoint_kills.py",
-    "migration_collector.py": "tests/unit/test_migrations.py",
-    "crash_collector.py": "tests/reliability/test_crash_collector_example.py",
-    "testing_demo.py": "tests/unit/test_testing_demo_example.py",
-}
-"""Programs whose own tests run them as processes against the demo feed (file -> test)."""
-
-EXAMPLE_PROGRAMS = (
-    {example.file for example in COLLECTORS}
-    | {"print_messages.py"}
-    | set(EXAMPLES_TESTED_ELSEWHERE)
-)
-"""The programs of `examples/` run here (or by the tests named above); pages include only these."""
-
-
-@pytest.mark.parametrize("program", sorted(EXAMPLES_TESTED_ELSEWHERE))
-def test_programs_tested_elsewhere_are_run_there(program):
-    test_file = ROOT / EXAMPLES_TESTED_ELSEWHERE[program]
-    assert (EXAMPLES / program).is_file()
-    assert f'"{program}"' in test_file.read_text(), f"{test_file} does not run {program}"
 
 
 class Sink:
@@ -171,7 +130,8 @@ def workdir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(params=["outbox", "rabbitmq"])
-def sink(request, workdir):
+def sink(request: pytest.FixtureRequest, workdir: Path) -> Sink:
+    """The outbox in `workdir`, then a fresh queue of the session's broker."""
     if request.param == "outbox":
         return OutboxSink(workdir)
     broker = request.getfixturevalue("broker")
@@ -179,30 +139,21 @@ def sink(request, workdir):
     return RabbitSink(broker, queue)
 
 
-def run_collector(example: CollectorExample, workdir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            str(COMMAND),
-            "run",
-            f"{EXAMPLES / example.file}:{example.cls}",
-            "--config",
-            "collector.conf",
-        ],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def run_collector(example: CollectorExample, workdir: Path) -> CliRun:
+    """`stateful-collectors run examples/FILE.py:CLASS --config collector.conf` in `workdir`."""
+    target = f"{EXAMPLES / example.file}:{example.cls}"
+    return run_cli("run", target, "--config", "collector.conf", cwd=workdir, timeout=60)
 
 
-def saved_state(workdir: Path, example: CollectorExample):
+def saved_state(workdir: Path, example: CollectorExample) -> Any:
     with open(workdir / example.state_file, "rb") as file:
         return pickle.load(file)
 
 
-@pytest.mark.parametrize("example", COLLECTORS, ids=str)
-def test_collector_example_runs_as_the_guide_says(example, sink, feed_server, workdir):
+def check_runs_as_the_guide_says(
+    example: CollectorExample, sink: Sink, feed_server: Any, workdir: Path
+) -> None:
+    """Run `example` against a 5-item feed, then 2 new items, then nothing new; check each run."""
     (workdir / "collector.conf").write_text(sink.config_text(example, feed_server.port))
     feed = feed_server.feed
     assert len(feed) == 5
@@ -246,50 +197,3 @@ def test_collector_example_runs_as_the_guide_says(example, sink, feed_server, wo
     else:
         assert run_and_take(1) == [[]]
     assert saved_state(workdir, example) == {"last_utc": "2026-11-27T20:06:00Z"}
-
-
-def test_print_messages_reads_an_outbox(feed_server, workdir):
-    config = OutboxSink(workdir).config_text(COLLECTORS[1], feed_server.port)
-    (workdir / "collector.conf").write_text(config)
-    assert run_collector(COLLECTORS[1], workdir).returncode == 0
-    feed_server.feed.add(2)
-    assert run_collector(COLLECTORS[1], workdir).returncode == 0
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "print_messages.py"), "outbox.jsonl"],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    lines = result.stdout.splitlines()
-    assert len(lines) == 2
-    pattern = (
-        r"my-statefull-collector\.example-channel: items {} \(message id [0-9a-f]{{8}}\.\.\.\)"
-    )
-    assert re.fullmatch(pattern.format("1, 2, 3, 4, 5"), lines[0])
-    assert re.fullmatch(pattern.format("6, 7"), lines[1])
-
-
-def test_print_messages_declares_and_drains_its_queue(broker, tmp_path):
-    def print_messages() -> list[str]:
-        result = subprocess.run(
-            [sys.executable, str(EXAMPLES / "print_messages.py"), broker.url],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        return result.stdout.splitlines()
-
-    broker.delete_queue("tutorial")
-    try:
-        assert print_messages() == ["no messages waiting in queue 'tutorial'"]
-        body = json.dumps([{"id": 8}, {"id": 9}]).encode()
-        properties = pika.BasicProperties(message_id="0123456789abcdef", delivery_mode=2)
-        with broker.channel() as channel:
-            channel.confirm_delivery()
-            channel.basic_publish("raw", "demo.items", body, properties, mandatory=True)
-        assert print_messages() == ["demo.items: items 8, 9 (message id 01234567...)"]
-        assert print_messages() == ["no messages waiting in queue 'tutorial'"]
-    finally:
-        broker.delete_queue("tutorial")

@@ -1,0 +1,1 @@
+"""The project's tests; `from tests.support.<module> import ...` for what they share."""

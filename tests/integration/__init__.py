@@ -1,0 +1,1 @@
+"""Against a real RabbitMQ broker (the session's `broker`): publishing, failures, crashes."""

@@ -1,0 +1,1 @@
+"""Crashes, kills, full disks, power cuts and concurrent runs: the state survives whole."""

@@ -1,0 +1,20 @@
+"""Small collectors the tests use, one module per purpose.
+
+The ones run as real processes are named by module, and the tests run them
+from the repository root (tests/support/processes.py does):
+
+* `cli`: `Counter`, `JsonCounter`, `RichState`, `Plain`: the command-line
+  tests' collectors (`tests.support.collectors.cli:Counter`), also used
+  in-process by the tests of `stateful_collectors.testing`;
+* `probe`: `ProbeCollector`, steered by its config, for the broker tests;
+* `gated`: `GatedCollector`, which waits at a gate holding its lock, for the
+  single-instance tests;
+* `checkpoint_kill`: the guide's `CheckpointCollector` with the process id in
+  each message (`python -m tests.support.collectors.checkpoint_kill`, with
+  `examples/` on `PYTHONPATH`), for the random-kill test;
+* `keeps_state`: `KeepsState`, the smallest stateful collector, used in-process
+  by the reliability tests.
+
+This file imports nothing: a child process that runs one of them loads only
+that module's imports (tests/unit/test_run_imports.py counts them).
+"""
