@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from stateful_collectors.errors import CollectorError, ExitStatus, describe_exception
 
@@ -136,8 +137,45 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help formatter, sized to the terminal without importing `shutil`.
+
+    argparse builds a formatter for every parser (not only for `--help`) and
+    imports `shutil` (with `bz2` and `lzma`) to read the terminal's width: a
+    cost every cron-started run would pay for nothing.
+    """
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        if width is None:
+            width = _terminal_columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def _terminal_columns() -> int:
+    """The terminal's width as `shutil.get_terminal_size()` finds it (`$COLUMNS` first)."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    stdout = sys.__stdout__
+    try:
+        return (os.get_terminal_size(stdout.fileno()).columns if stdout else 0) or 80
+    except (ValueError, OSError):
+        return 80
+
+
 class OneLineErrorParser(argparse.ArgumentParser):
     """An argument parser whose mistakes are one line (and exit status 2)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(ExitStatus.USAGE_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")

@@ -125,83 +125,15 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-def tangles(graph: dict[str, set[str]]) -> dict[frozenset[str], list[str]]:
-    """Every group of modules that import each other (directly or not), with one cycle of each.
-
-    The groups are the strongly connected components of the graph that hold a
-    cycle; each is keyed by its modules, its value one cycle through them.
-    """
-    remaining = dict(graph)
-    found: dict[frozenset[str], list[str]] = {}
-    while (cycle := find_cycle(remaining)) is not None:
-        start = cycle[0]
-        reach = _reachable(remaining, start)
-        group = frozenset(node for node in reach if start in _reachable(remaining, node))
-        found[group] = cycle
-        remaining = {
-            node: targets - group for node, targets in remaining.items() if node not in group
-        }
-    return found
-
-
-def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
-    seen, todo = {start}, [start]
-    while todo:
-        for target in graph.get(todo.pop(), ()):
-            if target not in seen:
-                seen.add(target)
-                todo.append(target)
-    return seen
-
-
 # ---------------------------------------------------------------- the package
 
-SINKS = "stateful_collectors.sinks"
-KNOWN_TANGLES = {
-    frozenset({SINKS, f"{SINKS}.amqp", f"{SINKS}.outbox"}): (
-        "sinks/__init__.py picks the sink in sink_from_config() by importing sinks.amqp or "
-        "sinks.outbox (in the function), and both import `Exchange` and their environment "
-        "variable's name from sinks/__init__.py; moving those two into a module of their own "
-        "(say sinks/base.py) would end it"
-    ),
-}
-"""The cycles the package has today, and why: they are to be removed, not added to.
 
-A new cycle fails the test, and so does a known one that is gone (remove it
-from here), or that pulled in another module.
-"""
-
-
-def new_cycle(graph: dict[str, set[str]], group: frozenset[str]) -> str:
-    """A cycle of `group` that is not one of the known ones, and the modules of the group.
-
-    A new cycle may join a known one into a larger group; the known cycles'
-    own imports are left out of the search, so the cycle shown is the new one.
-    """
-    known = [members for members in KNOWN_TANGLES if members <= group]
-    inside = {
-        node: {
-            target
-            for target in graph[node] & group
-            if not any(node in members and target in members for members in known)
-        }
-        for node in group
-    }
-    cycle = find_cycle(inside) or tangles(graph)[group]
-    return f"{' -> '.join(cycle)} (modules in the cycle(s): {', '.join(sorted(group))})"
-
-
-def test_the_package_has_no_import_cycle_but_the_known_one():
+def test_the_package_has_no_import_cycle():
     graph = import_graph(PACKAGE_DIR)
     assert len(graph) >= 20, sorted(graph)  # a guard against a silent zero
     assert sum(len(targets) for targets in graph.values()) >= 20, graph
-    found = tangles(graph)
-    new = [new_cycle(graph, group) for group in found if group not in KNOWN_TANGLES]
-    assert not new, "import cycle(s):\n" + "\n".join(new)
-    gone = [sorted(group) for group in KNOWN_TANGLES if group not in found]
-    assert not gone, f"no longer a cycle (remove it from KNOWN_TANGLES): {gone}"
-    for group, cycle in found.items():  # shown by `pytest -rP`
-        print(f"known import cycle: {' -> '.join(cycle)} ({KNOWN_TANGLES[group]})")
+    cycle = find_cycle(graph)
+    assert cycle is None, f"import cycle: {' -> '.join(cycle or [])}"
 
 
 # ---------------------------------------------------------------- the check has teeth
@@ -228,9 +160,6 @@ def test_a_cycle_through_an_import_inside_a_function_is_found(tmp_path):
     )
     graph = import_graph(package)
     assert find_cycle(graph) == ["pkg.a", "pkg.b", "pkg.c", "pkg.a"]
-    assert tangles(graph) == {
-        frozenset({"pkg.a", "pkg.b", "pkg.c"}): ["pkg.a", "pkg.b", "pkg.c", "pkg.a"]
-    }
 
 
 def test_a_cycle_through_a_parent_package_init_is_found(tmp_path):
@@ -272,25 +201,6 @@ def test_type_checking_imports_and_a_package_importing_its_own_modules_are_no_cy
     assert graph["pkg.sub.x"] == {"pkg.sub.y"}
     assert graph["pkg.sub.y"] == {"pkg.sub.z"}
     assert find_cycle(graph) is None
-    assert tangles(graph) == {}
-
-
-def test_each_group_of_modules_in_a_cycle_is_found_once(tmp_path):
-    package = write_package(
-        tmp_path,
-        {
-            "a.py": "import pkg.b\n",
-            "b.py": "import pkg.c\n",
-            "c.py": "import pkg.a\nimport pkg.d\n",  # a -> b -> c -> a, and c -> d
-            "d.py": "def later():\n    import pkg.e\n",
-            "e.py": "import pkg.d\n",  # d <-> e
-            "f.py": "import pkg.a\n",  # outside both
-        },
-    )
-    assert set(tangles(import_graph(package))) == {
-        frozenset({"pkg.a", "pkg.b", "pkg.c"}),
-        frozenset({"pkg.d", "pkg.e"}),
-    }
 
 
 @pytest.mark.parametrize(

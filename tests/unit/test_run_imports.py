@@ -14,8 +14,8 @@ The rules:
   slow to import (`dataclasses` and `inspect`, `difflib`, `shutil`): the
   library's own value classes (`_value.py`) are written without `dataclasses`,
   and `difflib` and `shutil` are imported only by the code that needs them (a
-  config error's hint, a state backup). One exception, out of the library's
-  hands: argparse itself imports `shutil` when the parser is built;
+  config error's hint, a state backup; argparse would import `shutil` for the
+  terminal's width, so the command line gives it a formatter that does not);
 * `hashlib` (OpenSSL) is loaded only by a run that published something: it
   computes the message ids;
 * the check is not blind: importing the demo feed shows `http.client`.
@@ -37,9 +37,6 @@ CLIENTS = ["pika", "requests", "httpx", "urllib3", "aiohttp", "urllib.request", 
 SLOW = ["dataclasses", "inspect", "difflib", "shutil"]
 """Standard modules that a run of the library does not load (they are slow to import)."""
 WATCHED = [*CLIENTS, *SLOW, "hashlib"]
-ALLOWED_IMPORTERS = {"shutil": {"argparse"}}
-"""Who may load a SLOW module anyway: argparse's HelpFormatter imports shutil (for the
-terminal's width) whenever the command line's parser is built."""
 COLLECTORS = "tests.support.collectors.cli"
 
 _TRACER = """
@@ -128,12 +125,8 @@ def loaded_after(code: str, home: Path) -> Loaded:
 
 
 def slow_imports(loaded: Loaded) -> dict[str, list[str]]:
-    """The SLOW modules loaded, with whoever imported them beyond `ALLOWED_IMPORTERS`."""
-    return {
-        name: sorted(set(loaded.importers.get(name, ["?"])) - ALLOWED_IMPORTERS.get(name, set()))
-        for name in loaded.of(SLOW)
-        if set(loaded.importers.get(name, ["?"])) - ALLOWED_IMPORTERS.get(name, set())
-    }
+    """The SLOW modules loaded, with whoever imported them."""
+    return {name: sorted(set(loaded.importers.get(name, ["?"]))) for name in loaded.of(SLOW)}
 
 
 def outbox_run(tmp_path: Path, state_dir: Path, collector: str) -> tuple[Loaded, Path]:
