@@ -23,6 +23,10 @@ _EXPORTS = {
     "QueuedBase": "stateful_collectors.collectors.base",
     "LegacyQueuedBase": "stateful_collectors.collectors.base",
     "BaseCollector": "stateful_collectors.collectors.base",
+    "BaseTwoPhaseCollector": "stateful_collectors.collectors.simple",
+    "BaseSimpleCollector": "stateful_collectors.collectors.simple",
+    "add_collector_entry_point_functions": "stateful_collectors.loading",
+    "combined_config_spec": "stateful_collectors.config",
     "CollectorStopped": "stateful_collectors.errors",
     "StatefulCollectorMixin": "stateful_collectors.state.mixin",
     "StateFile": "stateful_collectors.state.files",
@@ -41,7 +45,9 @@ __all__ = [
     "AbstractBaseCollector",
     "AlreadyRunningError",
     "BaseCollector",
+    "BaseSimpleCollector",
     "BaseTimeOrderedRowsCollector",
+    "BaseTwoPhaseCollector",
     "CollectorError",
     "CollectorStopped",
     "ConfigError",
@@ -54,6 +60,8 @@ __all__ = [
     "StateFile",
     "StateFileError",
     "StatefulCollectorMixin",
+    "add_collector_entry_point_functions",
+    "combined_config_spec",
 ]
 
 if TYPE_CHECKING:
@@ -64,7 +72,8 @@ if TYPE_CHECKING:
         QueuedBase,
     )
     from stateful_collectors.collectors.rows import BaseTimeOrderedRowsCollector
-    from stateful_collectors.config import ConfigSource, ConfigSpec
+    from stateful_collectors.collectors.simple import BaseSimpleCollector, BaseTwoPhaseCollector
+    from stateful_collectors.config import ConfigSource, ConfigSpec, combined_config_spec
     from stateful_collectors.errors import (
         AlreadyRunningError,
         CollectorError,
@@ -74,6 +83,7 @@ if TYPE_CHECKING:
         PublishError,
         StateFileError,
     )
+    from stateful_collectors.loading import add_collector_entry_point_functions
     from stateful_collectors.state.files import StateFile
     from stateful_collectors.state.mixin import StatefulCollectorMixin
 

@@ -51,13 +51,16 @@ from stateful_collectors.errors import ConfigError, ConfigSpecError
 __all__ = [
     "CONFIG_ENV_VAR",
     "CONVERTERS",
+    "CombinedSpecPattern",
     "ConfigSection",
     "ConfigSource",
     "ConfigSpec",
     "OptionSpec",
     "SectionSpec",
+    "combined_config_spec",
     "default_search_path",
     "find_config_files",
+    "format_spec_pattern",
 ]
 
 CONFIG_ENV_VAR = "STATEFUL_COLLECTORS_CONFIG"
@@ -257,6 +260,117 @@ class ConfigSpec(Value):
     def main_section(self) -> str:
         """The name of the first section: the collector's own."""
         return next(iter(self.sections))
+
+    def combined_with(self, later: ConfigSpec, *, owner: str = "config_spec") -> ConfigSpec:
+        r"""This spec with `later`'s sections and options added, section by section.
+
+        An option both declare takes `later`'s default (or becomes required if
+        `later` gives none) but keeps its converter: a change of converter is
+        a `ConfigSpecError` naming `owner`. `...` in either keeps extra options.
+
+        ```python
+        from stateful_collectors.config import ConfigSpec
+
+        base = ConfigSpec.parse("[feed]\nstate_dir = /var/lib/x :: path\ntimeout = 30 :: int")
+        spec = base.combined_with(ConfigSpec.parse("[feed]\ntimeout = 5 :: int\nurl :: str"))
+        print({name: option.default for name, option in spec.sections["feed"].options.items()})
+        #> {'state_dir': '/var/lib/x', 'timeout': '5', 'url': None}
+        ```
+        """
+        sections = dict(self.sections)
+        for name, section in later.sections.items():
+            earlier = sections.get(name)
+            if earlier is None:
+                sections[name] = section
+                continue
+            options = dict(earlier.options)
+            for option in section.options.values():
+                previous = options.get(option.name)
+                if previous is not None and previous.converter != option.converter:
+                    raise ConfigSpecError(
+                        f"{owner}: [{name}] option {option.name!r} is declared "
+                        f"'{option.converter}' but a base class declares it "
+                        f"'{previous.converter}'; keep the converter (a subclass may change "
+                        "only the default)"
+                    )
+                options[option.name] = option
+            sections[name] = SectionSpec(name, options, earlier.allow_extra or section.allow_extra)
+        return ConfigSpec(sections, {**self.converters, **later.converters})
+
+    def with_main_section(self, name: str, *, owner: str = "config_spec") -> ConfigSpec:
+        """The same spec with section `name` first, so that `main_section` is `name`."""
+        if name not in self.sections:
+            raise ConfigSpecError(
+                f"{owner}: declares no section [{name}], the collector's own; "
+                "add a section [{collector_class_name}]"
+            )
+        sections = {name: self.sections[name]}
+        sections.update(self.sections)
+        return ConfigSpec(sections, self.converters)
+
+
+class CombinedSpecPattern(str):
+    """A `config_spec_pattern` that adds to the base classes' ones (see `combined_config_spec`)."""
+
+    __slots__ = ()
+
+
+def combined_config_spec(pattern: str) -> CombinedSpecPattern:
+    """Mark a `config_spec_pattern` as an addition to the base classes' patterns (n6's name).
+
+    A collector written in n6 4.x's dialect declares its options as a
+    pattern whose `{collector_class_name}` placeholder becomes the class's
+    name. Wrapped in `combined_config_spec()`, the pattern adds to what the
+    base classes declare, section by section and option by option (a later
+    default wins; a converter cannot change). A plain string replaces the
+    base classes' patterns instead, as in n6. Either way the options the
+    library's own base classes add (`state_dir`, for one) are kept.
+
+    ```python
+    from stateful_collectors import BaseCollector
+    from stateful_collectors.config import combined_config_spec
+
+
+    class FeedBase(BaseCollector):
+        config_spec_pattern = combined_config_spec('''
+            [{collector_class_name}]
+            timeout = 30 :: int
+        ''')
+
+
+    class MyFeedCollector(FeedBase):
+        raw_type = "stream"
+        config_spec_pattern = combined_config_spec('''
+            [{collector_class_name}]
+            timeout = 10 :: int
+            url :: str
+        ''')
+
+
+    spec = MyFeedCollector.get_config_spec()
+    main = spec.sections[spec.main_section]
+    print(spec.main_section, {name: o.default for name, o in main.options.items()})
+    #> MyFeedCollector {'timeout': '10', 'url': None}
+    ```
+    """
+    return CombinedSpecPattern(pattern)
+
+
+def format_spec_pattern(pattern: str, format_kwargs: Mapping[str, Any], *, owner: str) -> str:
+    """Fill in a `config_spec_pattern`'s placeholders; a wrong one is a `ConfigSpecError`."""
+    try:
+        return pattern.format_map(format_kwargs)
+    except KeyError as exc:
+        known = ", ".join(f"{{{name}}}" for name in format_kwargs)
+        raise ConfigSpecError(
+            f"{owner}: unknown placeholder {{{exc.args[0]}}} (known: {known}); write a "
+            "literal brace twice, {{ or }}"
+        ) from None
+    except (ValueError, IndexError) as exc:
+        raise ConfigSpecError(
+            f"{owner}: cannot fill in the pattern ({exc}); write a literal brace twice, "
+            "{{ or }}"
+        ) from None
 
 
 def _parse_option_line(

@@ -96,9 +96,9 @@ def test_get_output_components_calls_the_hooks_in_order_with_their_arguments(tmp
             calls.append(("process_input_data", input_data))
             return {**input_data, "processed": True}
 
-        def get_source(self, **processed_data):
-            calls.append(("get_source", processed_data))
-            return super().get_source(**processed_data)
+        def get_source_provider(self):
+            calls.append(("get_source_provider", {}))
+            return super().get_source_provider()
 
         def get_source_channel(self, **processed_data):
             calls.append(("get_source_channel", processed_data))
@@ -121,6 +121,17 @@ def test_get_output_components_calls_the_hooks_in_order_with_their_arguments(tmp
             )
             return super().get_output_prop_kwargs(source, output_data_body, **processed_data)
 
+        def validate_source(self, source):
+            calls.append(("validate_source", {"source": source}))
+            super().validate_source(source)
+
+        def get_output_message_id(self, *, source, created_timestamp, **processed_data):
+            assert isinstance(created_timestamp, int)
+            calls.append(("get_output_message_id", {"source": source, **processed_data}))
+            return super().get_output_message_id(
+                source=source, created_timestamp=created_timestamp, **processed_data
+            )
+
     collector = make(Recording, tmp_path)
     rk, body, props = collector.get_output_components(item=7)
 
@@ -128,11 +139,13 @@ def test_get_output_components_calls_the_hooks_in_order_with_their_arguments(tmp
     source = {"source": "one-shot.chan"}
     assert calls == [
         ("process_input_data", {"item": 7}),
-        ("get_source", processed),
+        ("get_source_provider", {}),
         ("get_source_channel", processed),
+        ("validate_source", source),
         ("get_output_rk", {**source, **processed}),
         ("get_output_data_body", {**source, **processed}),
         ("get_output_prop_kwargs", {**source, "output_data_body": "the body", **processed}),
+        ("get_output_message_id", {**source, "output_data_body": "the body", **processed}),
     ]
     assert (rk, body) == ("rk.one-shot.chan", "the body")
     assert props["message_id"] == message_id_for("one-shot.chan", b"the body")

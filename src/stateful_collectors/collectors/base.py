@@ -63,7 +63,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
-from stateful_collectors.config import ConfigSection, ConfigSource, ConfigSpec
+from stateful_collectors.config import (
+    CombinedSpecPattern,
+    ConfigSection,
+    ConfigSource,
+    ConfigSpec,
+    format_spec_pattern,
+)
 from stateful_collectors.errors import CollectorStopped
 from stateful_collectors.sinks import Exchange, Sink, sink_from_config
 
@@ -81,7 +87,7 @@ log = logging.getLogger(__name__)
 RAW_TYPES = ("stream", "file", "blacklist")
 """The allowed values of `raw_type`: a stream of events, a file, a blacklist."""
 
-_SOURCE_PART_RE = re.compile(r"^[A-Za-z0-9-]{1,32}$")
+_SOURCE_PART_RE = re.compile(r"[A-Za-z0-9-]{1,32}")  # used with fullmatch()
 
 
 def message_id_for(source: str, body: bytes) -> str:
@@ -160,6 +166,14 @@ class AbstractBaseCollector:
     Attributes:
         config_spec: the options the collector reads, in the spec mini-language
             (see `stateful_collectors.config`); the first section is its own.
+        config_spec_pattern: the same in n6 4.x's dialect, instead of
+            `config_spec`: a pattern whose `{collector_class_name}` placeholder
+            becomes the class's name, so the collector's own section is
+            `[MyCollector]`. Wrap it in `combined_config_spec()` to add to the
+            base classes' patterns (a plain string replaces them); the
+            options the library's base classes need are always added (see
+            `config_spec_pattern_defaults()`). Setting both is a `TypeError`
+            when the class is created.
         config_converters: extra converters by name, usable after `::` in the spec.
         config: the checked values of the collector's own section.
         config_full: the checked values of every section of the spec, by name.
@@ -175,12 +189,24 @@ class AbstractBaseCollector:
     """
 
     config_spec: ClassVar[str | None] = None
+    config_spec_pattern: ClassVar[str | None] = None
     config_converters: ClassVar[Mapping[str, Callable[[str], Any]]] = {}
-    _parsed_config_spec: ClassVar[tuple[str | None, ConfigSpec | None]]
+    _parsed_config_spec: ClassVar[tuple[tuple[object, ...], ConfigSpec | None]]
 
     published_count: int = 0
     sink_description: str | None = None
     state_saved: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.config_spec is not None and cls.config_spec_pattern is not None:
+            raise TypeError(
+                f"{cls.__qualname__} sets both config_spec (in "
+                f"{_defined_in(cls, 'config_spec')}) and config_spec_pattern (in "
+                f"{_defined_in(cls, 'config_spec_pattern')}); keep one: config_spec, whose "
+                "first section is the collector's, or config_spec_pattern (n6 4.x's "
+                "dialect), whose section is [{collector_class_name}]"
+            )
 
     def __init__(
         self,
@@ -204,23 +230,89 @@ class AbstractBaseCollector:
 
     @classmethod
     def get_config_spec(cls) -> ConfigSpec | None:
-        """The parsed `config_spec` (parsed once per class), or `None` without one."""
-        cached: tuple[str | None, ConfigSpec | None] | None = cls.__dict__.get(
+        """The parsed spec (once per class), or `None` when the class declares none.
+
+        It is `config_spec`, or (n6 4.x's dialect) `config_spec_pattern`
+        filled in with `get_config_spec_format_kwargs()` and combined with the
+        base classes' patterns and `config_spec_pattern_defaults()`, its
+        `[{collector_class_name}]` section first.
+        """
+        if cls.config_spec_pattern is None:
+            key: tuple[object, ...] = (cls.config_spec,)
+        else:
+            format_kwargs = cls.get_config_spec_format_kwargs()
+            chain = _pattern_chain(cls)
+            key = (
+                tuple(pattern for _, pattern in chain),
+                tuple(format_kwargs.items()),
+                cls.config_spec_pattern_defaults(),
+            )
+        cached: tuple[tuple[object, ...], ConfigSpec | None] | None = cls.__dict__.get(
             "_parsed_config_spec"
         )
-        if cached is not None and cached[0] is cls.config_spec:
+        if cached is not None and cached[0] == key:
             return cached[1]
-        parsed = (
-            None
-            if cls.config_spec is None
-            else ConfigSpec.parse(
+        parsed: ConfigSpec | None
+        if cls.config_spec_pattern is not None:
+            parsed = cls._combined_pattern_spec(chain, format_kwargs)
+        elif cls.config_spec is not None:
+            parsed = ConfigSpec.parse(
                 cls.config_spec,
                 owner=f"{cls.__qualname__}.config_spec",
                 converters=cls.config_converters,
             )
-        )
-        cls._parsed_config_spec = (cls.config_spec, parsed)
+        else:
+            parsed = None
+        cls._parsed_config_spec = (key, parsed)
         return parsed
+
+    @classmethod
+    def get_config_spec_format_kwargs(cls) -> dict[str, Any]:
+        """What fills in `config_spec_pattern`: `{"collector_class_name": cls.__name__}`.
+
+        Extend it (calling `super()`) to offer more placeholders.
+        `collector_class_name` names the collector's own section.
+        """
+        return {"collector_class_name": cls.__name__}
+
+    @classmethod
+    def config_spec_pattern_defaults(cls) -> str:
+        """Spec lines the library's base classes add to the collector's own section.
+
+        They count in n6 4.x's dialect only (a class with
+        `config_spec_pattern`), as its base classes' patterns do in n6:
+        `StatefulCollectorMixin` adds `state_dir`, `BaseTimeOrderedRowsCollector`
+        `row_count_mismatch_is_fatal`. A `config_spec` declares every option
+        itself. Each base class returns `super()`'s lines and its own.
+        """
+        return ""
+
+    @classmethod
+    def _combined_pattern_spec(
+        cls, chain: Sequence[tuple[type, str]], format_kwargs: Mapping[str, Any]
+    ) -> ConfigSpec:
+        main = str(format_kwargs["collector_class_name"])
+        owner = f"{cls.__qualname__}.config_spec_pattern"
+        defaults = cls.config_spec_pattern_defaults()
+        spec = (
+            ConfigSpec.parse(
+                f"[{main}]\n{defaults}",
+                owner=f"the options {cls.__qualname__}'s base classes add",
+                converters=cls.config_converters,
+            )
+            if defaults
+            else None
+        )
+        for defining, pattern in chain:
+            where = f"{defining.__qualname__}.config_spec_pattern"
+            text = format_spec_pattern(pattern, format_kwargs, owner=where)
+            if not text.strip():
+                continue
+            part = ConfigSpec.parse(text, owner=where, converters=cls.config_converters)
+            spec = part if spec is None else spec.combined_with(part, owner=where)
+        if spec is None:
+            spec = ConfigSpec.parse(f"[{main}]", owner=owner, converters=cls.config_converters)
+        return spec.with_main_section(main, owner=owner)
 
     @classmethod
     def cli_main(cls, argv: Sequence[str] | None = None) -> int:
@@ -412,6 +504,12 @@ class BaseCollector(QueuedBase):
     `config_spec`, and define `get_source_channel()`, `get_output_data_body()`
     and `start_publishing()`.
 
+    In n6 4.x's dialect a subclass sets `config_spec_pattern` instead and
+    defines `get_source()`, returning the whole source (`'provider.channel'`).
+    A class that mixes the two (`config_spec_pattern` with
+    `get_source_channel()`, or both `get_source()` and `get_source_channel()`)
+    is a `TypeError` when it is created.
+
     Attributes:
         raw_type: 'stream', 'file' or 'blacklist'; checked when the class is created.
         content_type: the MIME type of a 'file' or 'blacklist' body, e.g. 'text/csv'.
@@ -419,14 +517,32 @@ class BaseCollector(QueuedBase):
             `None`, the `source_provider` option of the collector's section is used
             if its `config_spec` declares one, else the section name with `_`
             turned into `-` (`[my_statefull_collector]` -> `my-statefull-collector`).
+        raw_format_version_tag: when set (n6 uses `'YYYYMM'`), the routing key
+            is the source followed by `.` and the tag.
     """
 
     raw_type: ClassVar[str | None] = None
     content_type: ClassVar[str | None] = None
     source_provider: ClassVar[str | None] = None
+    raw_format_version_tag: str | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        defines_source = cls.get_source is not BaseCollector.get_source
+        defines_channel = cls.get_source_channel is not BaseCollector.get_source_channel
+        if defines_source and defines_channel:
+            raise TypeError(
+                f"{cls.__qualname__} defines both get_source() and get_source_channel(); "
+                "define get_source() returning the whole 'provider.channel' (n6 4.x), or "
+                "get_source_channel() returning the channel (the provider comes from "
+                "source_provider or the config section)"
+            )
+        if defines_channel and cls.config_spec_pattern is not None:
+            raise TypeError(
+                f"{cls.__qualname__} sets config_spec_pattern (n6 4.x's dialect), which has "
+                "no get_source_channel(); define get_source() returning the whole source, "
+                "e.g. 'my-provider.my-channel' (or use config_spec instead of the pattern)"
+            )
         raw_type = cls.raw_type  # the inherited value too: a subclass may drop content_type
         if raw_type is None:
             return
@@ -454,6 +570,7 @@ class BaseCollector(QueuedBase):
         """`(routing_key, body, prop_kwargs)` for one message, from `input_data`."""
         processed_data = self.process_input_data(**input_data)
         source = self.get_source(**processed_data)
+        self.validate_source(source)
         output_rk = self.get_output_rk(source=source, **processed_data)
         output_data_body = self.get_output_data_body(source=source, **processed_data)
         output_prop_kwargs = self.get_output_prop_kwargs(
@@ -466,19 +583,48 @@ class BaseCollector(QueuedBase):
         return input_data
 
     def get_source(self, **processed_data: Any) -> str:
-        """The source `provider.channel`, e.g. `my-statefull-collector.example-channel`."""
+        """The source `provider.channel`, e.g. `my-statefull-collector.example-channel`.
+
+        By default the provider (`get_source_provider()`) and the channel
+        (`get_source_channel()`), each checked. In n6 4.x's dialect, override
+        it and return the whole source.
+        """
+        if self.config_spec_pattern is not None:
+            raise NotImplementedError(
+                f"{type(self).__qualname__} must define get_source() and return the whole "
+                "source, e.g. 'my-provider.my-channel'"
+            )
         provider = self.get_source_provider()
         channel = self.get_source_channel(**processed_data)
         for part, what, where in (
             (provider, "provider", "set source_provider = '...' on the class"),
             (channel, "channel", "return such a name from get_source_channel()"),
         ):
-            if not isinstance(part, str) or not _SOURCE_PART_RE.match(part):
+            if not isinstance(part, str) or not _SOURCE_PART_RE.fullmatch(part):
                 raise ValueError(
                     f"source {what} {part!r} of {type(self).__qualname__} is invalid; use 1-32 "
                     f"ASCII letters, digits or hyphens ({where})"
                 )
         return f"{provider}.{channel}"
+
+    def validate_source(self, source: Any) -> None:
+        """Check what `get_source()` returned (its own or yours), before anything is published.
+
+        A source is `'provider.channel'`, each part 1 to 32 ASCII letters,
+        digits or hyphens: `TypeError` if it is not a `str`, `ValueError` if
+        it has another shape.
+        """
+        name = type(self).__qualname__
+        if not isinstance(source, str):
+            raise TypeError(
+                f"{name}.get_source() returned {source!r}, not a str; return 'provider.channel'"
+            )
+        provider, dot, channel = source.partition(".")
+        if not (dot and _SOURCE_PART_RE.fullmatch(provider) and _SOURCE_PART_RE.fullmatch(channel)):
+            raise ValueError(
+                f"source {source!r} of {name} is invalid; a source is 'provider.channel', "
+                "each part 1-32 ASCII letters, digits or hyphens, e.g. 'my-provider.my-channel'"
+            )
 
     def get_source_provider(self) -> str:
         """The first half of the source (see `source_provider`)."""
@@ -493,7 +639,9 @@ class BaseCollector(QueuedBase):
         raise NotImplementedError(f"{type(self).__qualname__} must define get_source_channel()")
 
     def get_output_rk(self, source: str, **processed_data: Any) -> str:
-        """The routing key: the source itself."""
+        """The routing key: the source, then `.` and `raw_format_version_tag` if one is set."""
+        if self.raw_format_version_tag is not None:
+            return f"{source}.{self.raw_format_version_tag}"
         return source
 
     def get_output_data_body(self, source: str, **processed_data: Any) -> Any:
@@ -504,12 +652,56 @@ class BaseCollector(QueuedBase):
         self, source: str, output_data_body: Any, **processed_data: Any
     ) -> dict[str, Any]:
         """AMQP properties: a deterministic `message_id`, `type`, `timestamp`, `headers`."""
+        created_timestamp = int(time.time())
         properties: dict[str, Any] = {
-            "message_id": message_id_for(source, self._body_bytes.convert(output_data_body)),
+            "message_id": self.get_output_message_id(
+                source=source,
+                created_timestamp=created_timestamp,
+                output_data_body=output_data_body,
+                **processed_data,
+            ),
             "type": self.raw_type,
-            "timestamp": int(time.time()),
+            "timestamp": created_timestamp,
             "headers": {},
         }
         if self.content_type:
             properties["content_type"] = self.content_type
         return properties
+
+    def get_output_message_id(
+        self, *, source: str, created_timestamp: int, output_data_body: Any, **processed_data: Any
+    ) -> str:
+        """The message id: `message_id_for(source, body)`, the same for the same message.
+
+        The creation time does not count (n6 hashes it in, so a message
+        repeated after a crash gets another id there); consumers can
+        therefore drop repeats by id.
+        """
+        return message_id_for(source, self._body_bytes.convert(output_data_body))
+
+
+def _defined_in(cls: type, attribute: str) -> str:
+    """The class of `cls`'s MRO whose own `attribute` it uses, by name (for messages)."""
+    for klass in cls.__mro__:
+        if attribute in vars(klass):
+            return klass.__qualname__
+    return cls.__qualname__
+
+
+def _pattern_chain(cls: type) -> list[tuple[type, str]]:
+    """The `config_spec_pattern`s `cls` combines, base first, each with its class.
+
+    Walking the MRO from `cls`: each pattern made by `combined_config_spec()`
+    adds to the next one found; a plain string ends the walk (it replaces the
+    base classes' patterns).
+    """
+    chain: list[tuple[type, str]] = []
+    for klass in cls.__mro__:
+        pattern = vars(klass).get("config_spec_pattern")
+        if pattern is None:
+            continue
+        chain.append((klass, pattern))
+        if not isinstance(pattern, CombinedSpecPattern):
+            break
+    chain.reverse()
+    return chain

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,9 +31,11 @@ from stateful_collectors.state.codecs import StateCodec, codec_named
 from stateful_collectors.state.files import FileStore
 from stateful_collectors.state.store import StateStore, decode_state
 
-__all__ = ["StatefulCollectorMixin"]
+__all__ = ["StatefulCollectorMixin", "default_state_dir"]
 
 log = logging.getLogger(__package__)  # "stateful_collectors.state", as logs show it
+
+_STATE_DIR_OPTION = "state_dir = :: path\n"  # n6's dialect: optional, default_state_dir()
 
 _VERSION_KEY = "state_version"
 _STATE_KEY = "state"
@@ -45,6 +48,10 @@ class StatefulCollectorMixin(AbstractBaseCollector):
     and keep calling `super().__init__(**kwargs)`. `__init__` joins the
     `state_dir` option of `self.config` with `get_state_file_name()`; nothing
     touches the disk until `load_state()`.
+
+    A `config_spec` must declare `state_dir :: path`. In n6 4.x's dialect
+    (`config_spec_pattern`) the mixin adds the option itself, optional: left
+    out of the config, it is `default_state_dir()`.
 
     The first `load_state()` (or `save_state()`) takes the single-instance lock, a
     `flock` on `<state file>.lock`, held until the process ends or `close()`: a
@@ -69,6 +76,11 @@ class StatefulCollectorMixin(AbstractBaseCollector):
         self.state_store: StateStore = self.make_state_store()
         self.state_saved = False
         """Whether `save_state()` has completed in this process."""
+
+    @classmethod
+    def config_spec_pattern_defaults(cls) -> str:
+        """Adds `state_dir` to the collector's section in n6 4.x's dialect (optional)."""
+        return super().config_spec_pattern_defaults() + _STATE_DIR_OPTION
 
     # -- the seed's API
 
@@ -133,7 +145,7 @@ class StatefulCollectorMixin(AbstractBaseCollector):
     def make_state_store(self) -> StateStore:
         """Where the state lives: the file `<state_dir>/<get_state_file_name()>`."""
         try:
-            state_dir = self.config["state_dir"]
+            state_dir = self.config["state_dir"] or default_state_dir()
         except KeyError:
             raise TypeError(
                 f"{type(self).__qualname__} uses StatefulCollectorMixin but its config has no "
@@ -216,6 +228,27 @@ class StatefulCollectorMixin(AbstractBaseCollector):
             )
             state = self.migrate_state(state, version)
         return state
+
+
+def default_state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The state dir of a collector whose config leaves `state_dir` out (n6's dialect only).
+
+    `$XDG_STATE_HOME/stateful-collectors`, that is
+    `~/.local/state/stateful-collectors` when `XDG_STATE_HOME` is unset,
+    empty or not an absolute path (as the XDG base directory rules say).
+
+    ```python
+    from stateful_collectors.state.mixin import default_state_dir
+
+    print(default_state_dir({"XDG_STATE_HOME": "/var/lib/me"}))
+    #> /var/lib/me/stateful-collectors
+    ```
+    """
+    env = os.environ if env is None else env
+    state_home = env.get("XDG_STATE_HOME", "")
+    if not os.path.isabs(state_home):
+        state_home = os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(state_home) / "stateful-collectors"
 
 
 def _stable_module_name(cls: type) -> str:
