@@ -21,7 +21,6 @@ import urllib.parse
 import urllib.request
 
 from stateful_collectors import BaseTimeOrderedRowsCollector
-from stateful_collectors.runner import collector_main
 
 COLUMNS = ["id", "time", "severity", "title"]
 
@@ -36,36 +35,41 @@ class DemoCsvCollector(BaseTimeOrderedRowsCollector):
         url :: str
     """
 
+    # obtain_orig_data() asks the feed for the rows from the newest time on
+    source_filters_by_time = True
+
     def get_source_channel(self, **processed_data):
         return "advisories-csv"
 
-    def obtain_data(self, newest_time):
+    def obtain_orig_data(self):
         url = self.config["url"]
-        if newest_time is not None:
-            # `from=` is inclusive: rows that appeared at exactly `newest_time`
+        if self.newest_row_time:  # '' before the first run
+            # `from=` is inclusive: rows that appeared at exactly the newest time
             # after the last run come back too (the base class drops the repeats).
-            url += ("&" if "?" in url else "?") + urllib.parse.urlencode({"from": newest_time})
+            query = urllib.parse.urlencode({"from": self.newest_row_time})
+            url += ("&" if "?" in url else "?") + query
         with urllib.request.urlopen(url, timeout=30) as response:
-            return response.read().decode("utf-8")
+            return response.read()
 
-    def split_data_into_rows(self, data):
-        return list(csv.DictReader(io.StringIO(data)))
+    def all_rows_from_orig_data(self, orig_data):
+        return list(csv.DictReader(io.StringIO(orig_data.decode("utf-8"))))
 
-    def extract_row_time(self, row):
-        return row["time"]  # ISO 8601 in UTC, e.g. 2026-11-27T20:00:00Z: sorts like the time
+    def pick_raw_row_time(self, row):
+        return row["time"]
+
+    def clean_row_time(self, raw_row_time):
+        return raw_row_time  # ISO 8601 in UTC, e.g. 2026-11-27T20:00:00Z: sorts like the time
 
     def extract_row_key(self, row):
         return int(row["id"])
 
-    def format_output_body(self, rows):
+    def output_data_from_fresh_rows(self, fresh_rows):
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
-        return out.getvalue()
+        writer.writerows(fresh_rows)
+        return out.getvalue().encode("utf-8")
 
-
-main = collector_main(DemoCsvCollector)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(DemoCsvCollector.cli_main())

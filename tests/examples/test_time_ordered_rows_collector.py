@@ -45,10 +45,19 @@ def test_the_example_runs_twice_as_a_real_process(feed_server, state_dir, tmp_pa
     assert [len(m.body.decode().splitlines()) - 1 for m in messages] == [5, 2]
     rows = [row for m in messages for row in csv.DictReader(io.StringIO(m.body.decode()))]
     assert [int(row["id"]) for row in rows] == [1, 2, 3, 4, 5, 6, 7]
-    assert StateFile(state_file).load(default=dict)["state"] == {
-        "newest_time": "2026-11-27T20:06:00Z",
-        "newest_row_keys": [7],
+    assert StateFile(state_file).load(default=dict) == {
+        "state_version": 2,
+        "state": {"newest_row_time": "2026-11-27T20:06:00Z", "newest_rows": [7], "rows_count": 3},
     }
+    state_bytes = state_file.read_bytes()
+
+    nothing_new = run_example(EXAMPLE, config_file, outbox)
+    assert nothing_new.returncode == 0, nothing_new.stderr
+    assert nothing_new.stderr.splitlines() == [
+        "DemoCsvCollector: ok: published 0 message(s); "
+        "state not saved (the next run starts from the previous state)"
+    ]
+    assert state_file.read_bytes() == state_bytes
 
     feed_server.close()
     failed = run_example(EXAMPLE, config_file, outbox)
