@@ -1,4 +1,4 @@
-"""Collect the demo feed's CSV file, publishing each row once: a BaseTimeOrderedRowsCollector.
+"""The demo feed's CSV file, each row published once: a BaseTimeOrderedRowsCollector.
 
 Start the demo feed (`stateful-collectors demo-feed`), write a config file:
 
@@ -58,7 +58,7 @@ class DemoCsvCollector(BaseTimeOrderedRowsCollector):
         return row["time"]
 
     def clean_row_time(self, raw_row_time):
-        return raw_row_time  # ISO 8601 in UTC, e.g. 2026-11-27T20:00:00Z: sorts like the time
+        return raw_row_time  # ISO 8601 in UTC (2026-11-27T20:00:00Z) sorts by time
 
     def extract_row_key(self, row):
         return int(row["id"])
