@@ -31,6 +31,7 @@ from stateful_collectors.collectors.rows import RowsSelection, row_digest, selec
 from stateful_collectors.demo_feed import DemoFeed
 from stateful_collectors.state import StateFile
 from stateful_collectors.testing import collect, make_config
+from tests.support import ROOT
 
 START = "2026-11-27T20:00:00Z"
 
@@ -157,11 +158,14 @@ def test_state_size_does_not_grow_with_the_history(tmp_path, same_time):
             second = collect(DemoCsvCollector, config)
             assert published_ids(second) == [history + 1, history + 2, history + 3]
         sizes[history] = state_path(state_dir).stat().st_size
-    print(
+    line = (
         f"state file ({'3 new rows at one time' if same_time else '3 new rows'}): "
         f"{sizes[100]} bytes after 100 rows of history, {sizes[10_000]} bytes after 10000"
     )
+    print(line)
     assert abs(sizes[10_000] - sizes[100]) <= 8
+    # The guide quotes this line: it must be what ran.
+    assert line in (ROOT / "docs" / "time-ordered-rows.md").read_text(encoding="utf-8")
 
 
 # ---------------------------------------------------------------- late rows (static CSV file)

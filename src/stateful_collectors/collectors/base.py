@@ -2,16 +2,23 @@ r"""The collector base classes: configuration, the publishing run, message compo
 
 Three layers, each adding one job:
 
-* `AbstractBaseCollector` reads and checks the configuration (`config_spec`
-  -> `self.config`) and defines the run as `run_collection()`:
-  `run()` then `after_completed_publishing()`.
+* `AbstractBaseCollector` reads and checks the configuration (`config_spec`,
+  or n6 4.x's `config_spec_pattern` -> `self.config`) and defines the run as
+  `run_collection()`: `run()` then `after_completed_publishing()`.
 * `QueuedBase` (also importable as `LegacyQueuedBase`, its name in n6) owns the
   sink: `run()` opens it, declares the exchanges of `output_queue`, calls your
   `start_publishing()`, lets you `publish_output()` until you call
   `inner_stop()`, and returns only when the sink has confirmed every message.
 * `BaseCollector` turns data into a message: `get_output_components()` calls
-  `process_input_data`, `get_source`, `get_output_rk`, `get_output_data_body`
-  and `get_output_prop_kwargs`, and checks `raw_type`.
+  `process_input_data`, `get_source` (checked by `validate_source`),
+  `get_output_rk`, `get_output_data_body` and `get_output_prop_kwargs`, and
+  checks `raw_type`.
+
+Each class speaks one of two dialects: the page's (`config_spec`, whose first
+section is the collector's, and `get_source_channel()` with a provider) or
+n6 4.x's (`config_spec_pattern`, whose section is named after the class, and
+`get_source()` returning the whole source). Mixing them in one class is a
+`TypeError` as soon as the class is created.
 
 `run()` returning normally is the guarantee a stateful collector builds on:
 everything it published is in the broker's (or the outbox's) hands, so the
