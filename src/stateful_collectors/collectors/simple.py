@@ -67,7 +67,7 @@ log = logging.getLogger(__name__)
 
 
 class BaseTwoPhaseCollector(BaseCollector):
-    """Obtain first (`obtain_input_pile()`), then publish one message per input dict.
+    r"""Obtain first (`obtain_input_pile()`), then publish one message per input dict.
 
     A run (`run_collection()`):
 
@@ -84,6 +84,36 @@ class BaseTwoPhaseCollector(BaseCollector):
     4. `after_completed_publishing()`: save the state here.
 
     If a step raises, the run ends there and the later steps do not run.
+
+    ```python
+    import json
+
+    from stateful_collectors import BaseTwoPhaseCollector
+    from stateful_collectors.testing import collect
+
+
+    class PerItemCollector(BaseTwoPhaseCollector):
+        raw_type = "stream"
+        config_spec_pattern = "[{collector_class_name}]\n"
+
+        def get_source(self, **processed_data):
+            return "demo.items"
+
+        def obtain_input_pile(self):
+            return [{"id": 1}, {"id": 2}]  # fetched before the sink is opened
+
+        def generate_input_data_dicts(self, input_pile, /):
+            for item in input_pile:
+                yield {"item": item}
+
+        def get_output_data_body(self, source, item, **processed_data):
+            return json.dumps(item).encode()
+
+
+    run = collect(PerItemCollector, "[PerItemCollector]\n")
+    print(run.bodies)
+    #> [b'{"id": 1}', b'{"id": 2}']
+    ```
     """
 
     _input_pile: Any = None
