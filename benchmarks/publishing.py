@@ -1,23 +1,28 @@
-"""Publishing throughput: `AmqpSink` against raw pika with asynchronous confirms.
+"""Publishing at scale: `AmqpSink` against raw pika, in speed and in memory.
 
 Publishes the same persistent 1 KiB messages (publisher confirms, `mandatory`,
 a durable queue bound to the exchange, so the broker writes them to disk)
-three ways against one broker, in one run:
+against one broker, each contender in a process of its own
+(`benchmarks/publish_once.py`, which reports its rate and peak memory):
 
-* through `AmqpSink`, the way a collector's `publish_output()` does;
-* the baseline: a raw pika `SelectConnection` that publishes everything and
-  counts the broker's acks in its confirm callback, stopping when all are in;
-* for context, a pika `BlockingConnection` with `confirm_delivery()`, which
-  waits for each message's confirm before sending the next (fewer messages:
-  it is slow).
+* speed: 100,000 messages through `AmqpSink`, the way a collector's
+  `publish_output()` does, against the baseline, a raw pika
+  `SelectConnection` that publishes everything and counts the broker's acks;
+  the bar is `AmqpSink` >= 1.0x the baseline's rate;
+* memory: `AmqpSink`'s peak resident memory publishing 100,000 messages
+  against the same at 10,000: the bar is <= 1.2x (what it holds must not grow
+  with the number of messages of a run);
+* for context, the baseline's own peak memory at 100,000 (it hands pika
+  every frame at once), and a pika `BlockingConnection` waiting for each
+  message's confirm before the next (fewer messages: it is slow).
 
-Rounds alternate the order of the first two; the medians are reported, and
-the bar is `AmqpSink` >= 0.9x the baseline's rate.
+Rounds alternate the order of sink and baseline; the ratios are the medians
+of the rounds' own ratios.
 
 Run it (a private broker is started when no `--url` is given):
 
-    uv run python -m benchmarks.publishing            # 10,000 messages, 5 rounds
-    uv run python -m benchmarks.publishing --quick    # 500 messages, 1 round
+    uv run python -m benchmarks.publishing            # 100,000 messages, 3 rounds
+    uv run python -m benchmarks.publishing --quick    # 1,000 messages, 1 round
     uv run python -m benchmarks.publishing --url amqp://guest:guest@127.0.0.1:5672/%2F
 
 From Python: `run_publishing_benchmark(url=None, quick=False)` returns a
@@ -29,19 +34,25 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import json
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-BAR = 0.9
+from benchmarks.measure import BenchmarkError, paired_ratio
+
+RATE_BAR = 1.0
 """AmqpSink's rate must be at least this fraction of the raw async-confirm baseline's."""
+MEMORY_BAR = 1.2
+"""AmqpSink's peak memory at `messages` may be at most this many times that at `small_messages`."""
 
 __all__ = [
-    "BAR",
+    "MEMORY_BAR",
+    "RATE_BAR",
     "PublishingResult",
     "broker_missing_reason",
     "format_result",
@@ -52,10 +63,12 @@ __all__ = [
 
 @dataclasses.dataclass
 class PublishingResult:
-    """Rates in messages per second; per-round lists and their medians."""
+    """Rates in messages per second, memory in bytes; per-round lists and their medians."""
 
     messages: int
     """Messages per round for the sink and the baseline."""
+    small_messages: int
+    """Messages of the sink's smaller run, whose peak memory is the memory bar's baseline."""
     blocking_messages: int
     """Messages per round for the blocking confirm-each loop."""
     body_size: int
@@ -63,10 +76,15 @@ class PublishingResult:
     sink_rates: list[float]
     baseline_rates: list[float]
     blocking_rates: list[float]
+    sink_peak_rss: list[int]
+    """The sink's peak memory publishing `messages`, per round."""
+    sink_small_peak_rss: list[int]
+    """The sink's peak memory publishing `small_messages`, per round."""
+    baseline_peak_rss: list[int]
     broker: str
     """Where it ran: 'private broker', or host:port of the broker given."""
     quick: bool = False
-    """A smoke run: too short to judge the bar."""
+    """A smoke run: too short to judge the bars."""
 
     @property
     def sink_rate(self) -> float:
@@ -85,13 +103,18 @@ class PublishingResult:
 
     @property
     def ratio(self) -> float:
-        """`sink_rate / baseline_rate`; the bar is `BAR`."""
-        return self.sink_rate / self.baseline_rate
+        """The median of the rounds' `sink rate / baseline rate`; the bar is `RATE_BAR`."""
+        return paired_ratio(self.sink_rates, self.baseline_rates)
+
+    @property
+    def memory_ratio(self) -> float:
+        """The median of the rounds' peak memory at `messages` / at `small_messages`."""
+        return paired_ratio(self.sink_peak_rss, self.sink_small_peak_rss)
 
     @property
     def passed(self) -> bool:
-        """Whether the ratio meets the bar."""
-        return self.ratio >= BAR
+        """Whether both bars are met."""
+        return self.ratio >= RATE_BAR and self.memory_ratio <= MEMORY_BAR
 
 
 def broker_missing_reason() -> str | None:
@@ -110,123 +133,38 @@ def _broker_support():
     return broker
 
 
-# ---------------------------------------------------------------- the three publishers
-
-
-def _messages(count: int, size: int, run_tag: str) -> tuple[list[bytes], list[str]]:
-    bodies = [(f"{run_tag}:{i:08d}:".encode() * size)[:size] for i in range(count)]
-    ids = [f"{run_tag}-{i}" for i in range(count)]
-    return bodies, ids
-
-
-def publish_with_sink(
-    url: str, exchange: str, routing_key: str, bodies: list[bytes], ids: list[str]
-) -> float:
-    """Publish through `AmqpSink` (connect, publish all, confirm all); return msg/s."""
-    from stateful_collectors.sinks import Exchange
-    from stateful_collectors.sinks.amqp import AmqpSink
-
-    sink = AmqpSink.from_url(url)
-    started = time.perf_counter()
-    try:
-        sink.open([Exchange(exchange)])
-        for body, message_id in zip(bodies, ids, strict=True):
-            sink.publish(exchange, routing_key, body, {"message_id": message_id})
-        sink.confirm_all()
-        elapsed = time.perf_counter() - started
-    finally:
-        sink.close()
-    return len(bodies) / elapsed
-
-
-def publish_raw_async(
-    url: str, exchange: str, routing_key: str, bodies: list[bytes], ids: list[str]
-) -> float:
-    """The baseline: raw `SelectConnection`, publish all, count acks; return msg/s."""
-    import pika
-    from pika.adapters.select_connection import SelectConnection
-
-    total = len(bodies)
-    progress = {"acked": 0, "elapsed": 0.0, "error": None}
-
-    def on_open(connection):
-        connection.channel(on_open_callback=on_channel_open)
-
-    def on_channel_open(channel):
-        channel.add_on_return_callback(lambda *args: on_failure(f"returned: {args[1]}"))
-        channel.confirm_delivery(on_confirm, callback=lambda _frame: declare(channel))
-
-    def declare(channel):
-        channel.exchange_declare(
-            exchange, "topic", durable=True, callback=lambda _frame: publish_all(channel)
-        )
-
-    def publish_all(channel):
-        for body, message_id in zip(bodies, ids, strict=True):
-            channel.basic_publish(
-                exchange,
-                routing_key,
-                body,
-                pika.BasicProperties(message_id=message_id, delivery_mode=2),
-                mandatory=True,
-            )
-
-    def on_confirm(frame):
-        method = frame.method
-        if isinstance(method, pika.spec.Basic.Nack):
-            on_failure(f"nack {method.delivery_tag}")
-            return
-        # One channel, one queue: RabbitMQ confirms in order, so the highest tag is the count.
-        progress["acked"] = max(progress["acked"], method.delivery_tag)
-        if progress["acked"] >= total and not progress["elapsed"]:
-            progress["elapsed"] = time.perf_counter() - started
-            connection.close()
-
-    def on_failure(error):
-        progress["error"] = error
-        if connection.is_open:
-            connection.close()
-
-    started = time.perf_counter()
-    connection = SelectConnection(
-        pika.URLParameters(url),
-        on_open_callback=on_open,
-        on_open_error_callback=lambda _c, error: on_failure(error),
-        on_close_callback=lambda c, _reason: c.ioloop.stop(),
+def publish_in_process(
+    kind: str, url: str, bench: tuple[str, str, str], count: int, size: int
+) -> tuple[float, int]:
+    """Run one contender in its own process; return its rate (msg/s) and peak memory (bytes)."""
+    exchange, queue, routing_key = bench
+    _purge(url, queue)
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.publish_once",
+            kind,
+            url,
+            exchange,
+            routing_key,
+            str(count),
+            str(size),
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
-    connection.ioloop.start()
-    if progress["error"] or not progress["elapsed"]:
-        raise RuntimeError(f"raw async publishing failed: {progress['error']}")
-    return total / progress["elapsed"]
+    if completed.returncode != 0:
+        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BenchmarkError(f"publishing with {kind} failed: {last}")
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    return float(report["rate"]), int(report["peak_rss"])
 
 
-def publish_blocking_each(
-    url: str, exchange: str, routing_key: str, bodies: list[bytes], ids: list[str]
-) -> float:
-    """For context: `BlockingConnection`, waiting for each confirm in turn; return msg/s."""
-    import pika
-
-    started = time.perf_counter()
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        channel = connection.channel()
-        channel.confirm_delivery()
-        channel.exchange_declare(exchange, "topic", durable=True)
-        for body, message_id in zip(bodies, ids, strict=True):
-            channel.basic_publish(
-                exchange,
-                routing_key,
-                body,
-                pika.BasicProperties(message_id=message_id, delivery_mode=2),
-                mandatory=True,
-            )
-        elapsed = time.perf_counter() - started
-    finally:
-        connection.close()
-    return len(bodies) / elapsed
-
-
-# ---------------------------------------------------------------- the run
+# ---------------------------------------------------------------- the broker
 
 
 @contextlib.contextmanager
@@ -273,11 +211,15 @@ def _purge(url: str, queue: str) -> None:
         connection.close()
 
 
+# ---------------------------------------------------------------- the run
+
+
 def run_publishing_benchmark(
     url: str | None = None,
     *,
     quick: bool = False,
     messages: int | None = None,
+    small_messages: int | None = None,
     rounds: int | None = None,
     blocking_messages: int | None = None,
     body_size: int = 1024,
@@ -286,54 +228,58 @@ def run_publishing_benchmark(
 
     Args:
         url: an AMQP URL of the broker to use; `None` starts a private one.
-        quick: a smoke run (500 messages, 1 round, 100 for the blocking loop).
-        messages: messages per round for the sink and the baseline (default 10,000).
-        rounds: rounds (default 5); the order of sink and baseline alternates.
+        quick: a smoke run (1,000 and 100 messages, 1 round, 100 for the blocking loop).
+        messages: messages per round for the sink and the baseline (default 100,000).
+        small_messages: messages of the sink's smaller run for the memory bar (default 10,000).
+        rounds: rounds (default 3); the order of sink and baseline alternates.
         blocking_messages: messages per round for the blocking loop (default 2,000).
         body_size: bytes per message body.
     """
-    messages = messages or (500 if quick else 10_000)
-    rounds = rounds or (1 if quick else 5)
+    messages = messages or (1_000 if quick else 100_000)
+    small_messages = small_messages or (100 if quick else 10_000)
+    rounds = rounds or (1 if quick else 3)
     blocking_messages = blocking_messages or (100 if quick else 2_000)
-    sink_rates: list[float] = []
-    baseline_rates: list[float] = []
-    blocking_rates: list[float] = []
+    result = PublishingResult(
+        messages, small_messages, blocking_messages, body_size, rounds,
+        [], [], [], [], [], [], broker="", quick=quick,
+    )  # fmt: skip
     with _broker_url(url) as (broker_url, where), _bench_queue(broker_url) as bench:
-        exchange, queue, routing_key = bench
-        for publish in (publish_with_sink, publish_raw_async):  # warm-up, not counted
-            bodies, ids = _messages(min(messages, 200), body_size, f"warm-{publish.__name__}")
-            publish(broker_url, exchange, routing_key, bodies, ids)
+        result.broker = where
+        publish_in_process("sink", broker_url, bench, min(messages, 500), body_size)  # warm-up
         for number in range(rounds):
-            contenders = [(publish_with_sink, sink_rates), (publish_raw_async, baseline_rates)]
+            contenders = [
+                ("sink", result.sink_rates, result.sink_peak_rss),
+                ("raw", result.baseline_rates, result.baseline_peak_rss),
+            ]
             if number % 2:
                 contenders.reverse()
-            contenders.append((publish_blocking_each, blocking_rates))
-            for publish, rates in contenders:
-                count = blocking_messages if publish is publish_blocking_each else messages
-                bodies, ids = _messages(count, body_size, f"r{number}-{publish.__name__}")
-                _purge(broker_url, queue)
-                rates.append(publish(broker_url, exchange, routing_key, bodies, ids))
-        _purge(broker_url, queue)
-    return PublishingResult(
-        messages=messages,
-        blocking_messages=blocking_messages,
-        body_size=body_size,
-        rounds=rounds,
-        sink_rates=sink_rates,
-        baseline_rates=baseline_rates,
-        blocking_rates=blocking_rates,
-        broker=where,
-        quick=quick,
-    )
+            for kind, rates, memory in contenders:
+                rate, peak = publish_in_process(kind, broker_url, bench, messages, body_size)
+                rates.append(rate)
+                memory.append(peak)
+            _, small_peak = publish_in_process("sink", broker_url, bench, small_messages, body_size)
+            result.sink_small_peak_rss.append(small_peak)
+            rate, _ = publish_in_process(
+                "blocking", broker_url, bench, blocking_messages, body_size
+            )
+            result.blocking_rates.append(rate)
+        _purge(broker_url, bench[1])
+    return result
+
+
+def _mib(size: float) -> str:
+    return f"{size / (1 << 20):.1f} MiB"
 
 
 def format_result(result: PublishingResult) -> str:
     """The report, as `python -m benchmarks.publishing` prints it."""
-    if result.quick:
-        verdict = "not judged (--quick)"
-    else:
-        verdict = "pass" if result.passed else "FAIL"
+
+    def verdict(passed: bool) -> str:
+        return "not judged (--quick)" if result.quick else ("pass" if passed else "FAIL")
+
     width = 58
+    sink_peak = statistics.median(result.sink_peak_rss)
+    small_peak = statistics.median(result.sink_small_peak_rss)
     lines = [
         f"Publishing {result.messages:,} persistent {result.body_size:,}-byte messages with "
         f"publisher confirms ({result.broker}, median of {result.rounds} "
@@ -342,11 +288,16 @@ def format_result(result: PublishingResult) -> str:
         f"  {'raw pika SelectConnection, async confirms (baseline)':<{width}}"
         f"{result.baseline_rate:>10,.0f} msg/s",
         f"  {'ratio AmqpSink / baseline':<{width}}{result.ratio:>10.2f}"
-        f"   bar >= {BAR:.2f}: {verdict}",
+        f"   bar >= {RATE_BAR:.2f}: {verdict(result.ratio >= RATE_BAR)}",
+        f"  {f'AmqpSink peak memory, {result.messages:,} messages':<{width}}{_mib(sink_peak):>14}",
+        f"  {f'AmqpSink peak memory, {result.small_messages:,} messages':<{width}}"
+        f"{_mib(small_peak):>14}",
+        f"  {'ratio of the two':<{width}}{result.memory_ratio:>10.2f}"
+        f"   bar <= {MEMORY_BAR:.2f}: {verdict(result.memory_ratio <= MEMORY_BAR)}",
+        f"  {f'context: baseline peak memory, {result.messages:,} messages':<{width}}"
+        f"{_mib(statistics.median(result.baseline_peak_rss)):>14}",
         f"  {'context: pika BlockingConnection, confirm each message':<{width}}"
         f"{result.blocking_rate:>10,.0f} msg/s ({result.blocking_messages:,} messages a round)",
-        f"  {'context: baseline / blocking':<{width}}"
-        f"{result.baseline_rate / result.blocking_rate:>10.1f}x",
         "  rounds (msg/s): AmqpSink "
         + " ".join(f"{rate:,.0f}" for rate in result.sink_rates)
         + "; baseline "
@@ -356,14 +307,14 @@ def format_result(result: PublishingResult) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: print the report; exit 1 when the bar is missed (not in --quick)."""
+    """Command line: print the report; exit 1 when a bar is missed (not in --quick)."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.publishing", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--url", help="AMQP URL of a broker to use (default: start a private one)")
-    parser.add_argument("--quick", action="store_true", help="500 messages, 1 round (smoke run)")
-    parser.add_argument("--messages", type=int, help="messages per round (default 10,000)")
-    parser.add_argument("--rounds", type=int, help="rounds (default 5)")
+    parser.add_argument("--quick", action="store_true", help="1,000 messages, 1 round (smoke)")
+    parser.add_argument("--messages", type=int, help="messages per round (default 100,000)")
+    parser.add_argument("--rounds", type=int, help="rounds (default 3)")
     args = parser.parse_args(argv)
     if not args.url:
         reason = broker_missing_reason()

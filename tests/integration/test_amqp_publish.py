@@ -96,3 +96,34 @@ def test_a_long_download_before_publishing_keeps_the_connection_alive(probe: Pro
 
     assert run.returncode == 0, run.stderr
     assert [json.loads(message.body)["n"] for message in probe.broker.drain(queue)] == [1, 2]
+
+
+def test_publishing_waits_for_the_socket_instead_of_buffering_every_frame(
+    broker, bound_queue, monkeypatch
+):
+    # A run that publishes faster than the broker takes messages must not hold them all in
+    # memory: past a cap, publish() serves the connection until pika's buffer drains. With
+    # the broker's memory alarm on, it stops reading the socket: publish() then waits at the
+    # cap, and fails when blocked_connection_timeout passes, instead of buffering 20 MB.
+    from stateful_collectors.errors import PublishError
+    from stateful_collectors.sinks import Exchange, amqp
+
+    cap = 64 * 1024
+    monkeypatch.setattr(amqp, "_MAX_BUFFERED_BYTES", cap)
+    bound_queue("bench.flow", exchange="flow-control")
+    sink = amqp.AmqpSink.from_url(broker.url_for("guest", "guest", blocked_connection_timeout=2))
+    sink.open([Exchange("flow-control")])
+    body = b"x" * 1024
+    largest = published = 0
+    try:
+        with broker.memory_alarm(), pytest.raises(PublishError, match="blocked the connection"):
+            for number in range(20_000):
+                sink.publish("flow-control", "bench.flow", body, {"message_id": str(number)})
+                published += 1
+                largest = max(largest, sink._buffered_bytes())
+            sink.confirm_all()
+    finally:
+        sink.close()
+    # At most the cap plus one batch of publishes between two checks (256 x ~1.1 KiB).
+    assert largest <= cap + 256 * 1200, largest
+    assert published < 20_000  # publish() itself stopped, at the cap

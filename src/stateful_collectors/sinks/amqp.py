@@ -1,11 +1,15 @@
 """The RabbitMQ sink: pika, publisher confirms, persistent and mandatory messages.
 
 Every message is published persistent (`delivery_mode=2`) and `mandatory`, on a
-channel in confirm mode. Publishing does not wait: frames are buffered and the
-socket is served every few hundred messages, so confirms stream back while the
-collector keeps publishing (waiting for each confirm in turn is 6 to 12 times
-slower; `benchmarks/publishing.py` measures both). `confirm_all()` then serves the
-connection until the broker has acknowledged every message.
+channel in confirm mode. Publishing does not wait for confirms: frames are
+buffered and the socket is served every few hundred messages, so confirms
+stream back while the collector keeps publishing (waiting for each confirm in
+turn is many times slower; `benchmarks/publishing.py` measures both). Only
+when more than a few MiB of frames wait for a socket the broker drains too
+slowly does publishing pause until half of them went out, so a run of a
+million messages holds no more memory than a run of a thousand.
+`confirm_all()` then serves the connection until the broker has acknowledged
+every message.
 
 The connection is driven from the caller's thread, except while the caller is
 busy elsewhere (downloading for minutes inside `start_publishing()`, say): a
@@ -95,6 +99,7 @@ _SPEC = ConfigSpec.parse(
 )
 
 _PUMP_EVERY = 256  # publishes between two non-blocking turns of the I/O loop
+_MAX_BUFFERED_BYTES = 4 << 20  # frames waiting for the socket; beyond, publishing waits
 _KEEPALIVE_PERIOD = 1.0  # seconds between two turns of the keeper thread
 
 
@@ -222,6 +227,12 @@ class AmqpSink:
             self._outstanding.append(self.published)  # delivery tags count from 1 on the channel
             if self.published % _PUMP_EVERY == 0:
                 self._serve_once(block=False)
+                if self._buffered_bytes() > _MAX_BUFFERED_BYTES:  # the broker is slower
+                    self._serve_until(
+                        lambda: self._buffered_bytes() <= _MAX_BUFFERED_BYTES // 2,
+                        self.confirm_timeout,
+                        "waiting for the broker to take the messages already sent",
+                    )
                 self._raise_if_failed()
 
     def confirm_all(self) -> None:
@@ -281,6 +292,13 @@ class AmqpSink:
             self._serve_once(block=True)
         if check:
             self._raise_if_failed()
+
+    def _buffered_bytes(self) -> int:
+        """Bytes of frames pika holds for the socket (what a slow broker makes pile up)."""
+        connection = self._connection
+        if connection is None or not connection.is_open:  # closing: nothing more goes out
+            return 0
+        return int(connection._get_write_buffer_size())
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:
