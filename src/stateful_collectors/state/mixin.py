@@ -13,7 +13,8 @@ item it published, say) has to live outside the process: in a *state file*.
 The file is a pickle by default, so almost any Python object can be a state;
 set `state_codec = "json"` for states that are plain JSON data. Where the
 bytes live is the mixin's *store* (`make_state_store()`): by default the file
-`<state_dir>/<module>.<class name>.pickle`.
+`<state_dir>/<module>.<class name>.pickle`; with a `[postgresql]` section in the
+config, a row of a PostgreSQL table that several hosts share.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from stateful_collectors.collectors.base import AbstractBaseCollector
 from stateful_collectors.errors import StateFileError
 from stateful_collectors.state.codecs import StateCodec, codec_named
 from stateful_collectors.state.files import FileStore
-from stateful_collectors.state.store import StateStore, decode_state
+from stateful_collectors.state.store import StateStore, decode_state, uses_postgresql
 
 __all__ = ["StatefulCollectorMixin"]
 
@@ -131,7 +132,24 @@ class StatefulCollectorMixin(AbstractBaseCollector):
     # -- extras
 
     def make_state_store(self) -> StateStore:
-        """Where the state lives: the file `<state_dir>/<get_state_file_name()>`."""
+        """Where the state lives: the file `<state_dir>/<get_state_file_name()>`.
+
+        With a `[postgresql]` section in the config (or
+        `$STATEFUL_COLLECTORS_POSTGRESQL_DSN` set), the row of that name in a
+        PostgreSQL table instead (`stateful_collectors.state.postgresql`);
+        `state_dir` is then not used.
+        """
+        if uses_postgresql(self.config_source):
+            from stateful_collectors.state.postgresql import PostgresStore
+
+            return PostgresStore.from_config(
+                self.config_source,
+                key=self.get_state_file_name(),
+                codec=self._codec.name,
+                owner=type(self).__qualname__,
+                reset_hint=self._reset_hint(),
+                target=_import_path(type(self)),
+            )
         try:
             state_dir = self.config["state_dir"]
         except KeyError:
