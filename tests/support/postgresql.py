@@ -138,7 +138,12 @@ class PostgresServer:
         self._process = subprocess.Popen(
             self._as_server_user(
                 [str(self.bin / "postgres"), "-D", str(data), "-p", str(self.port)]
-                + ["-c", f"listen_addresses={self.host}", "-c", f"unix_socket_directories={sockets}"]
+                + [
+                    "-c",
+                    f"listen_addresses={self.host}",
+                    "-c",
+                    f"unix_socket_directories={sockets}",
+                ]
                 + ["-c", "max_connections=100", "-c", "log_min_messages=warning"]
             ),
             stdout=log,

@@ -182,6 +182,14 @@ class StatefulCollectorMixin(AbstractBaseCollector):
             "migrate_state(); add one, or reset the state"
         )
 
+    def check_state_bytes(self, data: bytes, where: str) -> None:
+        """Raise `StateFileError` unless `data` decodes with this collector's codec.
+
+        The `state restore` and `state copy` commands check a state's bytes
+        with it before they put them in place.
+        """
+        decode_state(self._codec, data, where, self._reset_hint())
+
     def acquire_state_lock(self) -> None:
         """Take the single-instance lock now (a no-op when already held)."""
         self.state_store.acquire_lock()

@@ -413,8 +413,8 @@ class PostgresStore:
         self._held = False
         return LockLostError(
             f"{self.owner} lost its lock on {self.description} ({why}), so its save was "
-            "refused: another run may have taken over; nothing is lost, since every message "
-            "published was confirmed, and the next run re-publishes what came after the last save"
+            "refused; its messages were confirmed, so nothing is lost: the next run "
+            "re-publishes what came after the last save"
         )
 
     # -- the lock
