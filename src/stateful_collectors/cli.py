@@ -38,6 +38,7 @@ One run as a process is `stateful_collectors.runner`; finding the class is
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -173,6 +174,7 @@ def _copy(args: argparse.Namespace) -> ExitStatus:
     from stateful_collectors.loading import load_collector_class
     from stateful_collectors.state import commands
     from stateful_collectors.state.mixin import StatefulCollectorMixin
+    from stateful_collectors.state.store import POSTGRESQL_DSN_ENV_VAR
 
     cls = load_collector_class(args.target)
     if not issubclass(cls, StatefulCollectorMixin):
@@ -182,9 +184,11 @@ def _copy(args: argparse.Namespace) -> ExitStatus:
         target = cls(config_file=args.to_config)
         try:
             if source.state_store.location == target.state_store.location:
+                variable = POSTGRESQL_DSN_ENV_VAR
+                why = f" (${variable} overrides both)" if os.environ.get(variable) else ""
                 raise UsageError(
-                    f"--from-config and --to-config both select {source.state_store.location}; "
-                    "nothing to copy (is $STATEFUL_COLLECTORS_POSTGRESQL_DSN set?)"
+                    f"--from-config and --to-config both select {source.state_store.location}"
+                    f"{why}; nothing was copied"
                 )
             source.acquire_state_lock()
             target.acquire_state_lock()
