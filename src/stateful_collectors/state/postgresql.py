@@ -254,6 +254,8 @@ class PostgresStore:
         self._lock_key = lock_key(table, key)
         self._pid_phrase = f"pid {os.getpid()} on {identity}"
         self._connection: psycopg.Connection[tuple[Any, ...]] | None = None
+        self._encoded: dict[str, bytes] = {}
+        self._cursor: psycopg.Cursor[tuple[Any, ...]] | None = None
         self._held = False
         self._version: int | None = None
         """The row's version when this run last read it (`None`: there was no row)."""
@@ -385,10 +387,20 @@ class PostgresStore:
             ) from None
 
     def _query(self, sql: str, params: list[Any]) -> psycopg.Cursor[tuple[Any, ...]]:
-        """Run one statement on the run's session; a lost session is a lost lock."""
+        """Run one statement on the run's session; a lost session is a lost lock.
+
+        Results come in binary (a `bytea` is not sent as hex text), through one
+        cursor; the text of each statement is encoded once (saves and loads are
+        timed by benchmarks/, against one hand-written statement).
+        """
         connection = self._connect()
+        query = self._encoded.get(sql)
+        if query is None:
+            query = self._encoded[sql] = sql.encode()
+        if self._cursor is None or self._cursor.connection is not connection:
+            self._cursor = connection.cursor(binary=True)
         try:
-            return connection.execute(sql.encode(), params)
+            return self._cursor.execute(query, params)
         except psycopg.Error as exc:
             raise self._session_error(connection, exc) from None
 
