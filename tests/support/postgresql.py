@@ -17,7 +17,7 @@ Fixtures (tests/conftest.py registers this module in `pytest_plugins`):
 * `pg_dsn` (function): the URL of a fresh, empty database for one test,
   dropped at the end (`postgresql://postgres@127.0.0.1:PORT/test_xxxx`).
 
-`PostgresServer` offers `port`, `dsn(dbname)`, `fresh_database(name)`,
+`PostgresServer` offers `port`, `dsn(dbname)`, `fresh_database(name, owner)`,
 `drop_database(name)`, `execute(dsn, sql, params)` (autocommit, returns the
 rows), `backend_pids(dsn, application_name_like)` and `terminate(pid)`.
 
@@ -191,12 +191,20 @@ class PostgresServer:
             cursor = connection.execute(sql, params)  # type: ignore[arg-type]
             return cursor.fetchall() if cursor.description else []
 
-    def fresh_database(self, name: str | None = None) -> str:
-        """Create an empty database (dropping one of that name first); its URL."""
+    def fresh_database(self, name: str | None = None, owner: str | None = None) -> str:
+        """Create an empty database (dropping one of that name first); its URL.
+
+        With `owner`, that login role (created if missing) owns it, and the URL is its.
+        """
         name = name or f"test_{secrets.token_hex(4)}"
         self.drop_database(name)
-        self.execute(self.dsn(), f'CREATE DATABASE "{name}"')
-        return self.dsn(name)
+        if owner is None:
+            self.execute(self.dsn(), f'CREATE DATABASE "{name}"')
+            return self.dsn(name)
+        if not self.execute(self.dsn(), "SELECT 1 FROM pg_roles WHERE rolname = %s", [owner]):
+            self.execute(self.dsn(), f'CREATE ROLE "{owner}" LOGIN')
+        self.execute(self.dsn(), f'CREATE DATABASE "{name}" OWNER "{owner}"')
+        return self.dsn(name, user=owner)
 
     def drop_database(self, name: str) -> None:
         self.execute(self.dsn(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -198,7 +198,8 @@ class PostgresStore:
         target: `MODULE:CLASS`, for the `state restore` command in messages.
         identity: how this host is named to the others (default: its host name).
         allow_pickle: accept the pickle codec (see the guide: who may write the table).
-        statement_timeout, lock_timeout: seconds, set on the session.
+        statement_timeout: seconds any statement may take (set on the session).
+        lock_timeout: seconds a statement may wait for a row lock (likewise).
         keepalives: idle, interval and count of the server's TCP keepalive probes.
     """
 
