@@ -115,6 +115,34 @@ _IDENTITY_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
 _APPLICATION_PREFIX = "stateful-collectors: "
 _BACKUP_RE = re.compile(r"^(?:backup-)?([1-9][0-9]{0,18})$")
 
+_SCHEMA = "\n".join(
+    [
+        "CREATE TABLE IF NOT EXISTS {table} (",
+        "    key text PRIMARY KEY,",
+        "    version bigint NOT NULL CHECK (version > 0),",
+        "    codec text NOT NULL,",
+        "    data bytea NOT NULL,",
+        "    checksum bytea NOT NULL,",
+        "    saved_at timestamptz NOT NULL DEFAULT now(),",
+        "    saved_by text NOT NULL",
+        ");",
+        "CREATE TABLE IF NOT EXISTS {table}_backups (",
+        "    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,",
+        "    key text NOT NULL,",
+        "    version bigint NOT NULL,",
+        "    codec text NOT NULL,",
+        "    data bytea NOT NULL,",
+        "    checksum bytea NOT NULL,",
+        "    saved_at timestamptz NOT NULL,",
+        "    saved_by text NOT NULL,",
+        "    kept_at timestamptz NOT NULL DEFAULT now(),",
+        "    kept_by text NOT NULL",
+        ");",
+        "CREATE INDEX IF NOT EXISTS {name}_backups_key ON {table}_backups (key, id);",
+        "",
+    ]
+)
+
 
 def schema_sql(table: str = DEFAULT_TABLE) -> str:
     """The statements that create the state table and its backups table.
@@ -127,30 +155,7 @@ def schema_sql(table: str = DEFAULT_TABLE) -> str:
     ```
     """
     _check_table_name(table)
-    return f"""\
-CREATE TABLE IF NOT EXISTS {table} (
-    key text PRIMARY KEY,
-    version bigint NOT NULL CHECK (version > 0),
-    codec text NOT NULL,
-    data bytea NOT NULL,
-    checksum bytea NOT NULL,
-    saved_at timestamptz NOT NULL DEFAULT now(),
-    saved_by text NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {table}_backups (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    key text NOT NULL,
-    version bigint NOT NULL,
-    codec text NOT NULL,
-    data bytea NOT NULL,
-    checksum bytea NOT NULL,
-    saved_at timestamptz NOT NULL,
-    saved_by text NOT NULL,
-    kept_at timestamptz NOT NULL DEFAULT now(),
-    kept_by text NOT NULL
-);
-CREATE INDEX IF NOT EXISTS {table.rpartition(".")[2]}_backups_key ON {table}_backups (key, id);
-"""
+    return _SCHEMA.format(table=table, name=table.rpartition(".")[2])
 
 
 def lock_key(table: str, key: str) -> int:
