@@ -78,7 +78,8 @@ def postgresql_missing_reason() -> str | None:
     """Why no server can be started here, or `None` when it can."""
     directory = postgresql_bin()
     if directory is None or not (directory / "initdb").exists():
-        return f"PostgreSQL not found in /usr/lib/postgresql/*/bin; {INSTALL_HINT}"
+        where = directory or "/usr/lib/postgresql/*/bin"
+        return f"PostgreSQL (initdb, postgres) not found in {where}; {INSTALL_HINT}"
     if os.geteuid() == 0:
         try:
             pwd.getpwnam(SYSTEM_USER)

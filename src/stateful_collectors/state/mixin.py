@@ -50,7 +50,9 @@ class StatefulCollectorMixin(AbstractBaseCollector):
     The first `load_state()` (or `save_state()`) takes the single-instance lock, a
     `flock` on `<state file>.lock`, held until the process ends or `close()`: a
     second run of the same collector started meanwhile raises
-    `AlreadyRunningError` before it loads anything.
+    `AlreadyRunningError` before it loads anything. With a `[postgresql]`
+    section in the config the state is a row of a PostgreSQL table and the lock
+    a session advisory lock, which hold across hosts (`make_state_store()`).
 
     Attributes:
         state_codec: `"pickle"` (default) or `"json"`, or a `StateCodec` object.
