@@ -1,4 +1,4 @@
-"""The `postgresql` fixture without the server binaries: a skip with the install hint, or a fail.
+"""The `postgresql` fixture, no server binaries: a skip with the install hint, or a failure.
 
 Each case runs one real PostgreSQL test in a child pytest, with
 `STATEFUL_COLLECTORS_POSTGRESQL_BIN` pointing at an empty directory, which is
