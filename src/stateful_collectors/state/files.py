@@ -158,14 +158,13 @@ class FileStore:
     def read_backup(self, backup: str) -> bytes:
         """A backup's bytes, read with the same checks as the state file itself."""
         wanted = os.path.basename(backup)
-        for known in self.list_backups():
-            if os.path.basename(known.name) == wanted and os.path.dirname(backup) in (
-                "",
-                os.path.dirname(known.name),
-            ):
-                data = read_private_file(known.name, "state backup")
-                if data is not None:
-                    return data
+        here = os.path.realpath(os.path.dirname(backup) or self._directory)
+        if here == os.path.realpath(self._directory):  # a name, or a path in the state dir
+            for known in self.list_backups():
+                if os.path.basename(known.name) == wanted:
+                    data = read_private_file(known.name, "state backup")
+                    if data is not None:
+                        return data
         raise UsageError(
             f"{backup} is not a backup of {self.description}; "
             "'stateful-collectors state backups' lists them"
