@@ -3,7 +3,7 @@
     uv run python -m benchmarks                 # every benchmark, full rounds (several minutes)
     uv run python -m benchmarks --quick         # a smoke run: a few rounds, nothing judged
     uv run python -m benchmarks --write-docs    # full run, then update the Performance page
-    uv run python -m benchmarks --only state cold-start
+    uv run python -m benchmarks --only state postgresql cold-start
 
 Exit status: 0 when every bar is met (or, in --quick, when every benchmark
 ran), 1 when a bar is missed or a benchmark could not run, 2 for bad options.
@@ -33,6 +33,12 @@ def _state(work: Path, args: argparse.Namespace) -> list[Row]:
     from benchmarks.state_io import run_state_benchmarks
 
     return run_state_benchmarks(work, quick=args.quick)
+
+
+def _postgresql(work: Path, args: argparse.Namespace) -> list[Row]:
+    from benchmarks.postgresql_state import postgresql_rows
+
+    return postgresql_rows(work, quick=args.quick)
 
 
 def _cold_start(work: Path, args: argparse.Namespace) -> list[Row]:
@@ -67,6 +73,7 @@ def _project(work: Path, args: argparse.Namespace) -> list[Row]:
 
 BENCHMARKS: dict[str, tuple[str, Callable[[Path, argparse.Namespace], list[Row]]]] = {
     "state": ("save_state and load_state", _state),
+    "postgresql": ("the PostgreSQL state store", _postgresql),
     "cold-start": ("cold start", _cold_start),
     "publishing": ("publishing to RabbitMQ", _publishing),
     "nothing-new": ("whole runs with nothing new", _nothing_new),

@@ -16,6 +16,7 @@ from stateful_collectors.demo_feed import DemoFeed
 
 pytest_plugins = [
     "tests.support.broker",  # broker, bound_queue
+    "tests.support.postgresql",  # postgresql, pg_dsn
     "tests.support.probe",  # probe
     "tests.support.examples",  # workdir, sink: the guide's collectors run as the guide says
     "tests.support.reliability",  # summary, and the reliability summary lines

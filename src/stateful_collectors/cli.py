@@ -2,7 +2,9 @@
 
 ```text
 stateful-collectors run MODULE:CLASS [--config FILE] [--verbose]
-stateful-collectors state path|show|reset|set MODULE:CLASS [--config FILE] [--yes] [VALUE]
+stateful-collectors state path|show|reset|set|backups MODULE:CLASS [--config FILE] [--yes] [VALUE]
+stateful-collectors state restore MODULE:CLASS BACKUP [--config FILE]
+stateful-collectors state copy MODULE:CLASS --from-config FILE --to-config FILE
 stateful-collectors scripts MODULE
 stateful-collectors demo-feed [--port 8808] [--history 20] [--interval 10]
 ```
@@ -21,9 +23,12 @@ passed, 130 interrupted (Ctrl+C, SIGTERM or SIGHUP). User mistakes get one
 line and no traceback; `--verbose` adds debug logs and the traceback of
 unexpected errors.
 
-`state show`, `state reset` and `state set` take the collector's
-single-instance lock, so they never race a running collector (exit status 5
-while one runs); `state path` only prints where the file is.
+`state show`, `reset`, `set`, `backups`, `restore` and `copy` take the
+collector's single-instance lock, so they never race a running collector
+(exit status 5 while one runs); `state path` only prints where the state is.
+They work on either store, the state file or a PostgreSQL row (whichever the
+config selects); `state copy` moves a state from the store one config file
+selects to the store another selects.
 
 One run as a process is `stateful_collectors.runner`; finding the class is
 `stateful_collectors.loading`; what the `state` commands do is
@@ -33,6 +38,7 @@ One run as a process is `stateful_collectors.runner`; finding the class is
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -62,21 +68,36 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("target", metavar="MODULE:CLASS")
     add_run_options(run)
 
-    state = commands.add_parser("state", help="show, reset or set a collector's state")
+    state = commands.add_parser(
+        "state", help="show, set, reset, restore or copy a collector's state"
+    )
     actions = state.add_subparsers(dest="action", required=True, metavar="ACTION")
     for action, text in (
         ("path", "print where the state file is (does not wait for the lock)"),
         ("show", "print the state as JSON ($-tagged objects for sets, tuples, datetimes...)"),
         ("reset", "delete the state, keeping a backup; the next run starts from the default"),
         ("set", "replace the state with VALUE (JSON as 'state show' prints it; - for stdin)"),
+        ("backups", "list the backups kept of the state, oldest first"),
+        ("restore", "put BACKUP (as 'state backups' names it) in place of the state"),
+        ("copy", "copy the state from one config's store to another's (file, PostgreSQL)"),
     ):
         sub = actions.add_parser(action, help=text, description=text)
         sub.add_argument("target", metavar="MODULE:CLASS")
         if action == "set":
             sub.add_argument("value", metavar="VALUE")
+        if action == "restore":
+            sub.add_argument("backup", metavar="BACKUP")
         if action == "reset":
             sub.add_argument("-y", "--yes", action="store_true", help="reset without asking")
-        sub.add_argument("--config", metavar="FILE", help="config file to read")
+        if action == "copy":
+            sub.add_argument(
+                "--from-config", metavar="FILE", required=True, help="the config to copy from"
+            )
+            sub.add_argument(
+                "--to-config", metavar="FILE", required=True, help="the config to copy to"
+            )
+        else:
+            sub.add_argument("--config", metavar="FILE", help="config file to read")
         sub.add_argument("-v", "--verbose", action="store_true", help="debug logs, tracebacks")
 
     scripts = commands.add_parser(
@@ -104,6 +125,8 @@ def _state_command(args: argparse.Namespace) -> ExitStatus:
     from stateful_collectors.state.mixin import StatefulCollectorMixin
 
     configure_logging(args.verbose)
+    if args.action == "copy":
+        return _copy(args)
     collector = load_collector_class(args.target)(config_file=args.config)
     try:
         if not isinstance(collector, StatefulCollectorMixin):
@@ -129,13 +152,52 @@ def _state_command(args: argparse.Namespace) -> ExitStatus:
                 print("not reset; the state file is unchanged", file=sys.stderr)
                 return ExitStatus.FAILURE
             print(done)
-        else:
+        elif args.action == "set":
             where = "stdin" if args.value == "-" else "VALUE"
             text = sys.stdin.read() if args.value == "-" else args.value
             print(commands.set_state(collector, text, where))
+        elif args.action == "backups":
+            lines, note = commands.list_backups(collector)
+            if note:
+                print(note, file=sys.stderr)
+            for line in lines:
+                print(line)
+        else:
+            print(commands.restore_backup(collector, args.backup))
         return ExitStatus.SUCCESS
     finally:
         collector.close()
+
+
+def _copy(args: argparse.Namespace) -> ExitStatus:
+    """`state copy`: both collectors' locks, source first, then the bytes across."""
+    from stateful_collectors.loading import load_collector_class
+    from stateful_collectors.state import commands
+    from stateful_collectors.state.mixin import StatefulCollectorMixin
+    from stateful_collectors.state.store import POSTGRESQL_DSN_ENV_VAR
+
+    cls = load_collector_class(args.target)
+    if not issubclass(cls, StatefulCollectorMixin):
+        raise UsageError(f"{args.target} keeps no state (it does not use StatefulCollectorMixin)")
+    source = cls(config_file=args.from_config)
+    try:
+        target = cls(config_file=args.to_config)
+        try:
+            if source.state_store.location == target.state_store.location:
+                variable = POSTGRESQL_DSN_ENV_VAR
+                why = f" (${variable} overrides both)" if os.environ.get(variable) else ""
+                raise UsageError(
+                    f"--from-config and --to-config both select {source.state_store.location}"
+                    f"{why}; nothing was copied"
+                )
+            source.acquire_state_lock()
+            target.acquire_state_lock()
+            print(commands.copy_state(source, target))
+        finally:
+            target.close()
+    finally:
+        source.close()
+    return ExitStatus.SUCCESS
 
 
 def _confirm(question: str) -> bool:

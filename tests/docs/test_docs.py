@@ -32,6 +32,7 @@ from tests.support.docs.blocks import (
 )
 from tests.support.docs.fences import PYTHONISH, doc_sources, iter_fences, relative, snippet_targets
 from tests.support.docs.transcripts import (
+    DOC_POSTGRESQL_DATABASE,
     PENDING_UPDATES,
     PendingUpdate,
     TranscriptError,
@@ -146,10 +147,24 @@ def test_console_transcripts(page: Path, tmp_path: Path, request: pytest.Fixture
         used_broker.append((broker, _queue_names(broker)))
         return broker.port
 
+    def postgresql_port() -> int | str:
+        try:
+            server = request.getfixturevalue("postgresql")
+        except pytest.skip.Exception as exc:
+            return str(exc)
+        server.fresh_database(DOC_POSTGRESQL_DATABASE, owner="collector")
+        return server.port
+
     result = problem = None
     try:
         with sandbox_at(tmp_path) as sandbox:
-            result = replay(transcripts, sandbox, update=update, broker_port=broker_port)
+            result = replay(
+                transcripts,
+                sandbox,
+                update=update,
+                broker_port=broker_port,
+                postgresql_port=postgresql_port,
+            )
     except TranscriptError as exc:
         problem = f"{relative(page)}: {exc}"
     finally:

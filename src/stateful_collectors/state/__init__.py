@@ -5,10 +5,14 @@
 * `store`: the `StateStore` contract between the mixin and a store;
 * `files`: the default store, a file in the state dir (`FileStore`), and
   `StateFile` for using one state file directly;
+* `postgresql`: the shared store, a row of a PostgreSQL table with an advisory
+  lock and fenced saves (`PostgresStore`), chosen by a `[postgresql]` section;
+  imported only then, since it needs psycopg;
 * `lock`: the single-instance `flock`;
 * `codecs`: pickle and JSON;
 * `view`: the text form of `stateful-collectors state show` and `state set`;
-* `commands`: what the `state` commands do (show, reset with a backup, set).
+* `commands`: what the `state` commands do (show, reset with a backup, set,
+  backups, restore, copy).
 """
 
 from stateful_collectors.state.codecs import CODECS, JsonCodec, PickleCodec, StateCodec

@@ -1,4 +1,5 @@
-"""What the `stateful-collectors state` commands do: show, reset (with a backup), set.
+"""What the `stateful-collectors state` commands do: show, reset (with a backup), set,
+list the backups, restore one, copy a state from one store to another.
 
 Each function works on a stateful collector whose lock the caller holds, and
 returns the lines to print; mistakes raise `UsageError` with "nothing was
@@ -13,7 +14,14 @@ from stateful_collectors.errors import UsageError
 from stateful_collectors.state.mixin import StatefulCollectorMixin
 from stateful_collectors.state.view import format_state, parse_state
 
-__all__ = ["reset_state", "set_state", "show_state"]
+__all__ = [
+    "copy_state",
+    "list_backups",
+    "reset_state",
+    "restore_backup",
+    "set_state",
+    "show_state",
+]
 
 
 def show_state(collector: StatefulCollectorMixin) -> tuple[str, str | None]:
@@ -21,7 +29,7 @@ def show_state(collector: StatefulCollectorMixin) -> tuple[str, str | None]:
     store = collector.state_store
     if store.exists():
         return format_state(collector.load_state()), None
-    note = f"# no state file yet at {store.location}; the first run starts from:"
+    note = f"# no {store.kind} yet at {store.location}; the first run starts from:"
     return format_state(collector.make_default_state()), note
 
 
@@ -29,7 +37,7 @@ def reset_state(collector: StatefulCollectorMixin, confirm: Callable[[], bool]) 
     """Remove the state, keeping a backup; `None` when `confirm()` said no."""
     store = collector.state_store
     if not store.exists():
-        return f"no state file at {store.location}; nothing to reset"
+        return f"no {store.kind} at {store.location}; nothing to reset"
     if not confirm():
         return None
     backup = store.backup()
@@ -58,3 +66,52 @@ def set_state(collector: StatefulCollectorMixin, text: str, where: str) -> str:
         else ""
     )
     return f"state saved to {store.location}{kept}"
+
+
+def list_backups(collector: StatefulCollectorMixin) -> tuple[list[str], str | None]:
+    """One line per backup, oldest first (its name first), and a note when there is none."""
+    store = collector.state_store
+    backups = store.list_backups()
+    if not backups:
+        return [], f"# no backups of {store.location}"
+    lines = []
+    for backup in backups:
+        detail = f"  {backup.detail}" if backup.detail else ""
+        lines.append(f"{backup.name}  kept {backup.taken}  {backup.size} bytes{detail}")
+    return lines, None
+
+
+def restore_backup(collector: StatefulCollectorMixin, backup: str) -> str:
+    """Put `backup` back in place of the state, keeping a backup of the state it replaces."""
+    store = collector.state_store
+    data = store.read_backup(backup)
+    collector.check_state_bytes(data, backup)
+    kept = store.backup()
+    store.write(data)
+    if kept is None:
+        return f"state restored from {backup}"
+    undo = store.restore_command(kept)
+    return (
+        f"state restored from {backup}; the state it replaced is kept in {kept} (to undo: {undo})"
+    )
+
+
+def copy_state(source: StatefulCollectorMixin, target: StatefulCollectorMixin) -> str:
+    """Copy the saved state of `source` (its bytes, as they are) into the store of `target`.
+
+    Both collectors' locks must be held. The target's current state, if any,
+    is kept as a backup first.
+    """
+    origin, destination = source.state_store, target.state_store
+    data = origin.read()
+    if data is None:
+        raise UsageError(f"no {origin.kind} at {origin.location} to copy; nothing was changed")
+    source.check_state_bytes(data, origin.description)
+    kept = destination.backup()
+    destination.write(data)
+    replaced = (
+        f"; the state it replaced is kept in {kept} (to undo: {destination.restore_command(kept)})"
+        if kept
+        else ""
+    )
+    return f"state copied from {origin.location} to {destination.location}{replaced}"

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stateful_collectors.errors import StateFileError
+from stateful_collectors.errors import StateFileError, UsageError
 from stateful_collectors.fs import (
     check_private_directory,
     fsync_directory,
@@ -34,7 +34,7 @@ from stateful_collectors.fs import (
 )
 from stateful_collectors.state.codecs import StateCodec, codec_named
 from stateful_collectors.state.lock import SingleInstanceLock
-from stateful_collectors.state.store import decode_state
+from stateful_collectors.state.store import Backup, decode_state
 
 __all__ = ["FileStore", "StateFile"]
 
@@ -55,6 +55,7 @@ class FileStore:
         self._directory = os.path.dirname(self._path) or "."
         self.location = self._path
         self.description = f"state file {self._path}"
+        self.kind = "state file"
         self._lock = SingleInstanceLock(f"{self._path}.lock", owner=owner)
 
     # -- the lock
@@ -140,6 +141,34 @@ class FileStore:
 
     def restore_command(self, backup: str) -> str:
         return f"cp -p {backup} {self._path}"
+
+    def list_backups(self) -> list[Backup]:
+        """The `<name>.<UTC time>.bak` files next to the state, oldest first."""
+        prefix, found = f"{self.path.name}.", []
+        for path in sorted(self.path.parent.glob(f"{self.path.name}.*.bak")):
+            stamp = path.name[len(prefix) : -len(".bak")]
+            try:
+                taken = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ")
+            except ValueError:
+                continue  # not a backup this store made
+            when = taken.replace(microsecond=0).isoformat() + "Z"
+            found.append(Backup(os.fspath(path), when, path.lstat().st_size))
+        return found
+
+    def read_backup(self, backup: str) -> bytes:
+        """A backup's bytes, read with the same checks as the state file itself."""
+        wanted = os.path.basename(backup)
+        here = os.path.realpath(os.path.dirname(backup) or self._directory)
+        if here == os.path.realpath(self._directory):  # a name, or a path in the state dir
+            for known in self.list_backups():
+                if os.path.basename(known.name) == wanted:
+                    data = read_private_file(known.name, "state backup")
+                    if data is not None:
+                        return data
+        raise UsageError(
+            f"{backup} is not a backup of {self.description}; "
+            "'stateful-collectors state backups' lists them"
+        )
 
 
 class StateFile:

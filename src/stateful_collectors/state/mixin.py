@@ -13,7 +13,8 @@ item it published, say) has to live outside the process: in a *state file*.
 The file is a pickle by default, so almost any Python object can be a state;
 set `state_codec = "json"` for states that are plain JSON data. Where the
 bytes live is the mixin's *store* (`make_state_store()`): by default the file
-`<state_dir>/<module>.<class name>.pickle`.
+`<state_dir>/<module>.<class name>.pickle`; with a `[postgresql]` section in the
+config, a row of a PostgreSQL table that several hosts share.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from stateful_collectors.collectors.base import AbstractBaseCollector
 from stateful_collectors.errors import StateFileError
 from stateful_collectors.state.codecs import StateCodec, codec_named
 from stateful_collectors.state.files import FileStore
-from stateful_collectors.state.store import StateStore, decode_state
+from stateful_collectors.state.store import StateStore, decode_state, uses_postgresql
 
 __all__ = ["StatefulCollectorMixin", "default_state_dir"]
 
@@ -56,7 +57,9 @@ class StatefulCollectorMixin(AbstractBaseCollector):
     The first `load_state()` (or `save_state()`) takes the single-instance lock, a
     `flock` on `<state file>.lock`, held until the process ends or `close()`: a
     second run of the same collector started meanwhile raises
-    `AlreadyRunningError` before it loads anything.
+    `AlreadyRunningError` before it loads anything. With a `[postgresql]`
+    section in the config the state is a row of a PostgreSQL table and the lock
+    a session advisory lock, which hold across hosts (`make_state_store()`).
 
     Attributes:
         state_codec: `"pickle"` (default) or `"json"`, or a `StateCodec` object.
@@ -143,7 +146,24 @@ class StatefulCollectorMixin(AbstractBaseCollector):
     # -- extras
 
     def make_state_store(self) -> StateStore:
-        """Where the state lives: the file `<state_dir>/<get_state_file_name()>`."""
+        """Where the state lives: the file `<state_dir>/<get_state_file_name()>`.
+
+        With a `[postgresql]` section in the config (or
+        `$STATEFUL_COLLECTORS_POSTGRESQL_DSN` set), the row of that name in a
+        PostgreSQL table instead (`stateful_collectors.state.postgresql`);
+        `state_dir` is then not used.
+        """
+        if uses_postgresql(self.config_source):
+            from stateful_collectors.state.postgresql import PostgresStore
+
+            return PostgresStore.from_config(
+                self.config_source,
+                key=self.get_state_file_name(),
+                codec=self._codec.name,
+                owner=type(self).__qualname__,
+                reset_hint=self._reset_hint(),
+                target=_import_path(type(self)),
+            )
         try:
             state_dir = self.config["state_dir"] or default_state_dir()
         except KeyError:
@@ -175,6 +195,14 @@ class StatefulCollectorMixin(AbstractBaseCollector):
             f"{type(self).__qualname__} expects {self.state_version} and defines no "
             "migrate_state(); add one, or reset the state"
         )
+
+    def check_state_bytes(self, data: bytes, where: str) -> None:
+        """Raise `StateFileError` unless `data` decodes with this collector's codec.
+
+        The `state restore` and `state copy` commands check a state's bytes
+        with it before they put them in place.
+        """
+        decode_state(self._codec, data, where, self._reset_hint())
 
     def acquire_state_lock(self) -> None:
         """Take the single-instance lock now (a no-op when already held)."""

@@ -4,17 +4,59 @@ A store keeps the state's bytes and the lock that lets one run at a time use
 them. The mixin (`stateful_collectors.state.mixin`) turns the state into bytes
 with its codec and asks the store for the rest, so a collector's code does
 not change when its store does. The default store is a file in the state dir
-(`stateful_collectors.state.files.FileStore`).
+(`stateful_collectors.state.files.FileStore`); a `[postgresql]` section in the
+config (or `$STATEFUL_COLLECTORS_POSTGRESQL_DSN`) selects a row of a PostgreSQL
+table instead (`stateful_collectors.state.postgresql.PostgresStore`), which
+several hosts can share.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
+from stateful_collectors._value import Value
 from stateful_collectors.errors import StateFileError, describe_exception
 from stateful_collectors.state.codecs import StateCodec
 
-__all__ = ["StateStore", "decode_state", "damaged_state_error"]
+if TYPE_CHECKING:
+    from stateful_collectors.config import ConfigSource
+
+__all__ = [
+    "POSTGRESQL_DSN_ENV_VAR",
+    "Backup",
+    "StateStore",
+    "damaged_state_error",
+    "decode_state",
+    "uses_postgresql",
+]
+
+POSTGRESQL_DSN_ENV_VAR = "STATEFUL_COLLECTORS_POSTGRESQL_DSN"
+"""A libpq URL here overrides `[postgresql] dsn` (and selects the PostgreSQL store)."""
+
+
+def uses_postgresql(source: ConfigSource, env: Mapping[str, str] | None = None) -> bool:
+    """Whether the config asks for the PostgreSQL store (`[postgresql]`, or the variable)."""
+    env = os.environ if env is None else env
+    return bool(env.get(POSTGRESQL_DSN_ENV_VAR)) or source.has_section("postgresql")
+
+
+class Backup(Value):
+    """One kept copy of a state, as `stateful-collectors state backups` lists it."""
+
+    __slots__ = ("name", "taken", "size", "detail")
+    name: str
+    """What `state restore` takes: a file's path, or `backup-N` for a PostgreSQL backup."""
+    taken: str
+    """When it was kept (UTC, ISO 8601)."""
+    size: int
+    """Its size in bytes."""
+    detail: str
+    """What else the store knows (the version, who saved it), or `""`."""
+
+    def __init__(self, name: str, taken: str, size: int, detail: str = "") -> None:
+        self._set(name, taken, size, detail)
 
 
 class StateStore(Protocol):
@@ -24,6 +66,8 @@ class StateStore(Protocol):
     """Where the state is, as `stateful-collectors state path` prints it."""
     description: str
     """The state as error messages name it: `state file /var/lib/...`."""
+    kind: str
+    """What the state is called in the commands' messages: `state file`, `state row`."""
 
     @property
     def lock_held(self) -> bool:
@@ -68,6 +112,14 @@ class StateStore(Protocol):
 
     def restore_command(self, backup: str) -> str:
         """The shell command that puts `backup` back in place of the state."""
+        ...
+
+    def list_backups(self) -> list[Backup]:
+        """The backups kept of this state, oldest first."""
+        ...
+
+    def read_backup(self, backup: str) -> bytes:
+        """The bytes of one backup `list_backups()` names; `UsageError` for any other name."""
         ...
 
 

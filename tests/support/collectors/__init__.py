@@ -13,7 +13,11 @@ from the repository root (tests/support/processes.py does):
   each message (`python -m tests.support.collectors.checkpoint_kill`, with
   `examples/` on `PYTHONPATH`), for the random-kill test;
 * `keeps_state`: `KeepsState`, the smallest stateful collector, used in-process
-  by the reliability tests.
+  by the reliability tests;
+* `shared_feed`: `SharedFeedCollector`, a JSON-state collector with two gates,
+  run with a `[postgresql]` config by the several-hosts tests;
+* `checkpoint_kill_shared`: the checkpoint kill target with a JSON state, killed
+  at random points on two "hosts" sharing its state in PostgreSQL.
 
 This file imports nothing: a child process that runs one of them loads only
 that module's imports (tests/unit/test_run_imports.py counts them).

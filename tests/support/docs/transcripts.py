@@ -29,12 +29,18 @@ DOC_FEED_PORT = 8808
 """The demo feed's port as the pages show it (the command's default)."""
 DOC_BROKER_PORT = 5672
 """RabbitMQ's port as the pages show it (AMQP's default)."""
+DOC_POSTGRESQL_PORT = 5432
+"""PostgreSQL's port as the pages show it (its default)."""
+DOC_POSTGRESQL_DATABASE = "collectors"
+"""The database a page that needs PostgreSQL finds empty, owned by the role `collector`."""
 DOC_HOME = "/home/you"
 """What the sandbox's home directory is shown as; the commands run in `~/tutorial`."""
 DOC_TIMESTAMP = int(dt.datetime(2026, 11, 27, 20, 30, tzinfo=dt.UTC).timestamp())
 """What a message's `"timestamp": ...` property is shown as."""
 DOC_BACKUP_STAMP = "20261127T203000000000Z"
 """What the time stamp in a state backup's name is shown as."""
+DOC_BACKUP_TIME = "2026-11-27T20:30:00Z"
+"""What the times `state backups` prints for a PostgreSQL backup are shown as."""
 DOC_PID = 4242
 """What a process id in a message (`pid 12345`) is shown as."""
 
@@ -68,6 +74,10 @@ class Transcript:
     @property
     def needs_rabbitmq(self) -> bool:
         return self.fence.info.settings.get("needs") == "rabbitmq"
+
+    @property
+    def needs_postgresql(self) -> bool:
+        return self.fence.info.settings.get("needs") == "postgresql"
 
     @property
     def skip_reason(self) -> str | None:
@@ -159,8 +169,9 @@ class Sandbox:
 
     Normalisation, applied to what a command prints before it is compared:
     the sandbox's home directory -> `/home/you`; the feed's real port -> 8808;
-    the broker's real port -> 5672; `"timestamp": <seconds>` -> a fixed time;
-    backup time stamps (`.20261127T...Z.bak`) and `pid N` -> fixed values;
+    the broker's real port -> 5672; PostgreSQL's -> 5432; `"timestamp": <seconds>`
+    -> a fixed time; backup time stamps (`.20261127T...Z.bak`), the times of a
+    PostgreSQL backup (`kept ...`, `saved ...`) and `pid N` -> fixed values;
     trailing blanks at line ends and at the end are ignored. The reverse port
     mapping is applied to commands and to the copied config files.
     """
@@ -171,6 +182,7 @@ class Sandbox:
         self.cwd.mkdir(parents=True)
         self.feed_port = free_port()
         self.broker_port: int | None = None
+        self.postgresql_port: int | None = None
         self._background: list[subprocess.Popen[bytes]] = []
         for source in sorted(EXAMPLES.iterdir()):
             if source.is_file() and source.suffix in (".py", ".conf", ".ini", ".json", ".csv"):
@@ -186,6 +198,8 @@ class Sandbox:
         text = re.sub(rf"\b{DOC_FEED_PORT}\b", str(self.feed_port), text)
         if self.broker_port is not None:
             text = re.sub(rf"\b{DOC_BROKER_PORT}\b", str(self.broker_port), text)
+        if self.postgresql_port is not None:
+            text = re.sub(rf"\b{DOC_POSTGRESQL_PORT}\b", str(self.postgresql_port), text)
         return text
 
     def normalise(self, output: str) -> str:
@@ -193,6 +207,11 @@ class Sandbox:
         output = re.sub(rf"\b{self.feed_port}\b", str(DOC_FEED_PORT), output)
         if self.broker_port is not None:
             output = re.sub(rf"\b{self.broker_port}\b", str(DOC_BROKER_PORT), output)
+        if self.postgresql_port is not None:
+            output = re.sub(rf"\b{self.postgresql_port}\b", str(DOC_POSTGRESQL_PORT), output)
+            output = re.sub(
+                r"\b(kept|saved) \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", rf"\1 {DOC_BACKUP_TIME}", output
+            )
         output = re.sub(r'("timestamp": )\d{9,}', rf"\g<1>{DOC_TIMESTAMP}", output)
         output = re.sub(r"\.\d{8}T\d{6,12}Z\.bak\b", f".{DOC_BACKUP_STAMP}.bak", output)
         output = re.sub(r"\bpid \d+\b", f"pid {DOC_PID}", output)
@@ -203,6 +222,13 @@ class Sandbox:
         self.broker_port = port
         for path in self.cwd.glob("*.conf"):
             path.write_text(re.sub(rf"\b{DOC_BROKER_PORT}\b", str(port), path.read_text()))
+
+    def use_postgresql(self, port: int) -> None:
+        """From now on, 5432 in commands and config files means the test server's port."""
+        self.postgresql_port = port
+        for path in self.cwd.glob("*.conf"):
+            text = path.read_text()
+            path.write_text(re.sub(rf"\b{DOC_POSTGRESQL_PORT}\b", str(port), text))
 
     def env(self) -> dict[str, str]:
         env = {
@@ -382,12 +408,15 @@ def replay(
     *,
     update: bool,
     broker_port: Callable[[], int | str],
+    postgresql_port: Callable[[], int | str] | None = None,
 ) -> ReplayResult:
     """Run every transcript of a page in order, in one sandbox.
 
     `broker_port()` is called once, before the first transcript that needs
     RabbitMQ; it returns the test broker's port, or why there is none (the
-    replay then stops there).
+    replay then stops there). `postgresql_port()` likewise, before the first
+    transcript that needs PostgreSQL: it also makes the empty database
+    `collectors`, owned by the role `collector`.
     """
     result = ReplayResult([], [], 0)
     for transcript in transcripts:
@@ -400,6 +429,12 @@ def replay(
                 result.stopped = f"{transcript.fence.where} and later need RabbitMQ: {port}"
                 return result
             sandbox.use_broker(port)
+        if transcript.needs_postgresql and sandbox.postgresql_port is None:
+            port = postgresql_port() if postgresql_port else "no PostgreSQL server for the tests"
+            if isinstance(port, str):
+                result.stopped = f"{transcript.fence.where} and later need PostgreSQL: {port}"
+                return result
+            sandbox.use_postgresql(port)
         actual_outputs = []
         for command in transcript.commands:
             actual = sandbox.run(command, update=update)
