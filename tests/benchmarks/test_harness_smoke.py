@@ -90,6 +90,24 @@ def test_quick_run_prints_a_full_table(request, tmp_path):
     assert list(tmp_path.iterdir()) == []  # the harness cleaned up after itself
 
 
+def test_the_harness_modules_leave_nothing_in_tmpdir(tmp_path):
+    """Importing the harness (and the broker helpers it uses) creates no file.
+
+    The quick run above checks the same after a whole run; this one is fast and
+    runs on a machine without a broker too, where a directory left behind by an
+    import once failed the quick run.
+    """
+    code = "import benchmarks.__main__, benchmarks.publishing, tests.support.broker"
+    subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=clean_env(PYTHONPATH=None, TMPDIR=str(tmp_path)),
+        check=True,
+        timeout=60,
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_write_docs_needs_a_full_run():
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--write-docs"],
