@@ -1,4 +1,5 @@
-"""Collect the demo feed's CSV file, publishing each row once: a BaseTimeOrderedRowsCollector.
+"""Collect the demo feed's CSV file, publishing each row once: a
+BaseTimeOrderedRowsCollector.
 
 Start the demo feed (`stateful-collectors demo-feed`), write a config file:
 
@@ -44,7 +45,9 @@ class DemoCsvCollector(BaseTimeOrderedRowsCollector):
         if newest_time is not None:
             # `from=` is inclusive: rows that appeared at exactly `newest_time`
             # after the last run come back too (the base class drops the repeats).
-            url += ("&" if "?" in url else "?") + urllib.parse.urlencode({"from": newest_time})
+            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(
+                {"from": newest_time}
+            )
         with urllib.request.urlopen(url, timeout=30) as response:
             return response.read().decode("utf-8")
 
@@ -52,7 +55,8 @@ class DemoCsvCollector(BaseTimeOrderedRowsCollector):
         return list(csv.DictReader(io.StringIO(data)))
 
     def extract_row_time(self, row):
-        return row["time"]  # ISO 8601 in UTC, e.g. 2026-11-27T20:00:00Z: sorts like the time
+        # ISO 8601 in UTC, e.g. 2026-11-27T20:00:00Z: sorts like the time
+        return row["time"]
 
     def extract_row_key(self, row):
         return int(row["id"])

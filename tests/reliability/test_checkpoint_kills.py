@@ -56,14 +56,15 @@ RECORDED_RUN = ROOT / "docs" / "assets" / "checkpoint-kills.md"
 def recorded_run_text(counts: dict[str, int], seed: int) -> str:
     """The include docs/about/tests.md shows: the summary line and what it means."""
     c = counts
+    line = (
+        f"kills: {c['kills']}, runs: {c['runs']}, items: {c['items']}, "
+        f"delivered: {c['delivered']}, duplicates: {c['duplicates']}, "
+        f"max per kill: {c['max per kill']} (interval {CHECKPOINT_EVERY}), seed: {seed}"
+    )
     return (
         "<!-- Written by `uv run pytest tests/reliability/test_checkpoint_kills.py "
         "--update-docs`; do not edit by hand. -->\n\n"
-        "```text\n"
-        f"kills: {c['kills']}, runs: {c['runs']}, items: {c['items']}, "
-        f"delivered: {c['delivered']}, duplicates: {c['duplicates']}, "
-        f"max per kill: {c['max per kill']} (interval {CHECKPOINT_EVERY}), seed: {seed}\n"
-        "```\n\n"
+        f"> `{line}`\n\n"
         f"Every one of the {c['items']:,} items reached the queue. The "
         f"{c['duplicates']:,} extra deliveries are repeats, and no run repeated more "
         f"than {c['max per kill']} items (the checkpoint interval is {CHECKPOINT_EVERY}): "
