@@ -261,8 +261,8 @@ def _box(cell: Cell, x: float, y: float, w: float, h: float) -> str:
             for piece, code in word:
                 escaped = html.escape(piece)
                 spans.append(f'<tspan class="sc-code">{escaped}</tspan>' if code else escaped)
-        y = first + index * LINE_HEIGHT
-        lines.append(f'<tspan x="{center:.1f}" y="{y:.1f}">{"".join(spans)}</tspan>')
+        baseline = first + index * LINE_HEIGHT
+        lines.append(f'<tspan x="{center:.1f}" y="{baseline:.1f}">{"".join(spans)}</tspan>')
     return (
         f'<g class="sc-cell sc-tone-{cell.tone}">'
         f'<rect class="sc-box" x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" rx="6"/>'
