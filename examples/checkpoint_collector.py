@@ -52,7 +52,8 @@ class CheckpointCollector(StatefulCollectorMixin, BaseCollector):
     def run(self):
         self.state = self.load_state()
         self.new_items = self._download_new_items()
-        super().run()  # publishes, checkpointing on the way; returns once all is confirmed
+        # publishes, checkpointing on the way; returns once all is confirmed
+        super().run()
         self.save_state(self.state)
 
     def start_publishing(self):
@@ -61,7 +62,8 @@ class CheckpointCollector(StatefulCollectorMixin, BaseCollector):
             self.publish_output(*self.get_output_components(item=item))
             self.state = {"last_time": item["time"], "last_id": item["id"]}
             if number % every == 0:
-                self.checkpoint(self.state)  # waits for the broker's confirms, then saves
+                # waits for the broker's confirms, then saves
+                self.checkpoint(self.state)
         self.inner_stop()
 
     def get_source_channel(self, **processed_data):

@@ -1,4 +1,5 @@
-"""MyStatefullCollector, killed on purpose at one point of its run (for the crash guide).
+"""MyStatefullCollector, killed on purpose at one point of its run (for the crash
+guide).
 
 Set `CRASH_AT` to one of the points in `CRASH_POINTS` and the process sends
 itself SIGKILL there: no `except`, no `finally`, no clean-up runs, exactly as
@@ -15,7 +16,13 @@ import signal
 
 from my_statefull_collector import MyStatefullCollector
 
-CRASH_POINTS = ("before-download", "after-download", "before-confirm", "before-save", "after-save")
+CRASH_POINTS = (
+    "before-download",
+    "after-download",
+    "before-confirm",
+    "before-save",
+    "after-save",
+)
 
 
 class CrashingCollector(MyStatefullCollector):
@@ -37,6 +44,8 @@ class CrashingCollector(MyStatefullCollector):
     def _crash_if_asked(self, point):
         wanted = os.environ.get("CRASH_AT")
         if wanted not in (None, "", *CRASH_POINTS):
-            raise ValueError(f"CRASH_AT={wanted!r}; use one of: {', '.join(CRASH_POINTS)}")
+            raise ValueError(
+                f"CRASH_AT={wanted!r}; use one of: {', '.join(CRASH_POINTS)}"
+            )
         if wanted == point:
             os.kill(os.getpid(), signal.SIGKILL)

@@ -24,7 +24,9 @@ class FirstCollector(BaseCollector):
         return "items"
 
     def get_output_data_body(self, **kwargs):
-        with urllib.request.urlopen(self.config["url"], timeout=self.config["timeout"]) as response:
+        with urllib.request.urlopen(
+            self.config["url"], timeout=self.config["timeout"]
+        ) as response:
             return response.read()
 
     def start_publishing(self):

@@ -1,4 +1,5 @@
-"""A collector whose state changed shape twice since its first release, and migrates old files.
+"""A collector whose state changed shape twice since its first release, and migrates
+old files.
 
 Its state, release by release:
 
@@ -37,7 +38,8 @@ class CountingCollector(StatefulCollectorMixin, BaseCollector):
         return {"newest_time": None, "items_published": 0}
 
     def migrate_state(self, state, from_version):
-        # One step per release, oldest first: a file of any age passes the steps it needs.
+        # One step per release, oldest first: a file of any age passes the steps
+        # it needs.
         if from_version < 1:
             state = {"newest_time": state["last_utc"]}
         if from_version < 2:

@@ -15,7 +15,8 @@ from stateful_collectors import BaseCollector, StatefulCollectorMixin
 
 
 class FeedData:
-    """What `_download` returns: the new items as the message body, and their newest time."""
+    """What `_download` returns: the new items as the message body, and their newest
+    time."""
 
     # A plain class, not a dataclass: `import dataclasses` alone costs each run ~10 ms.
     def __init__(self, items, time_utc):
@@ -56,12 +57,15 @@ class MyStatefullCollector(StatefulCollectorMixin, BaseCollector):
         return data
 
     def _collect_data(self):
-        data = self._download(url=self.config["url"], only_newer_than=self.state.get("last_utc"))
+        data = self._download(
+            url=self.config["url"], only_newer_than=self.state.get("last_utc")
+        )
         self.state["last_utc"] = data.time_utc
         return data
 
     def _download(self, url, only_newer_than):
-        # download the items newer than the `only_newer_than` time (all of them on the first run)
+        # download the items newer than the `only_newer_than` time (all of them on the
+        # first run)
         if only_newer_than is not None:
             url += "?" + urllib.parse.urlencode({"since": only_newer_than})
         with urllib.request.urlopen(url, timeout=30) as response:

@@ -31,7 +31,11 @@ def print_outbox(path):
     from stateful_collectors.sinks.outbox import read_outbox
 
     for message in read_outbox(path):
-        print(describe(message.routing_key, message.properties["message_id"], message.body))
+        print(
+            describe(
+                message.routing_key, message.properties["message_id"], message.body
+            )
+        )
 
 
 def print_queue(url):

@@ -4,7 +4,8 @@ The seed's collector publishes one message per run even when the feed has
 nothing new (its body is then an empty list `[]`). This subclass skips the
 publishing in that case; the state is saved as usual.
 
-    stateful-collectors run quiet_collector:QuietCollector --config my_statefull_collector.conf
+    stateful-collectors run quiet_collector:QuietCollector \
+        --config my_statefull_collector.conf
 """
 
 from my_statefull_collector import MyStatefullCollector

@@ -31,7 +31,9 @@ def feed():
 def config(tmp_path, feed):
     """The collector's config: a fresh state dir, and the feed's address."""
     return make_config(
-        "my_statefull_collector", state_dir=tmp_path / "state", url=f"{feed.url}/items.json"
+        "my_statefull_collector",
+        state_dir=tmp_path / "state",
+        url=f"{feed.url}/items.json",
     )
 
 
@@ -50,7 +52,9 @@ def test_the_first_run_publishes_the_whole_feed(config, caplog):
     assert message.exchange == "raw"
     assert message.routing_key == "my-statefull-collector.example-channel"
     assert message.properties["type"] == "stream"
-    assert message.properties["message_id"] == message_id_for(message.routing_key, message.body)
+    assert message.properties["message_id"] == message_id_for(
+        message.routing_key, message.body
+    )
 
 
 def test_the_next_run_publishes_only_new_items(config, feed):
@@ -95,7 +99,9 @@ def test_a_damaged_state_file_is_refused_and_left_alone(config):
 
 
 def test_the_run_starts_from_a_state_the_test_chose(config, tmp_path):
-    state_file = tmp_path / "state" / "my_statefull_collector.MyStatefullCollector.pickle"
+    state_file = (
+        tmp_path / "state" / "my_statefull_collector.MyStatefullCollector.pickle"
+    )
     StateFile(state_file).save({"last_utc": "2026-11-27T20:01:00Z"})
 
     run = collect(MyStatefullCollector, config)

@@ -72,7 +72,8 @@ def make_config(section: str, **options: Any) -> str:
     ```python
     from stateful_collectors.testing import make_config
 
-    print(make_config("feed", url="http://localhost:8808/items.json", timeout=5), end="")
+    url = "http://localhost:8808/items.json"
+    print(make_config("feed", url=url, timeout=5), end="")
     #> [feed]
     #> url = http://localhost:8808/items.json
     #> timeout = 5

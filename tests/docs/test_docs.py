@@ -179,6 +179,12 @@ def test_console_transcripts(page: Path, tmp_path: Path, request: pytest.Fixture
             commands = [command.text for command in transcripts[index].commands]
             PENDING_UPDATES.append(PendingUpdate(page, index, commands, outputs))
     elif result.differences:
-        pytest.fail("\n\n".join(result.differences), pytrace=False)
+        hint = ""
+        if not any("rm -rf state" in c.text for t in transcripts for c in t.commands):
+            hint = (
+                "\n\n(This page has no reset box: its sandbox starts with what an earlier "
+                "page leaves, a state and an outbox; see docs/about/writing-pages.md.)"
+            )
+        pytest.fail("\n\n".join(result.differences) + hint, pytrace=False)
     if result.stopped:
         pytest.skip(result.stopped)

@@ -49,6 +49,29 @@ CHECKPOINT_EVERY = 20
 BACKLOG = 100  # the feed is topped up so that each run starts with this many new items
 EARLY_KILLS = 0.2  # the share of kills aimed at the time before the fetch
 ROUTING_KEY = "checkpoint-collector.items"
+RECORDED_RUN = ROOT / "docs" / "assets" / "checkpoint-kills.md"
+"""The last recorded run, as the maintainers' page shows it (written with --update-docs)."""
+
+
+def recorded_run_text(counts: dict[str, int], seed: int) -> str:
+    """The include docs/about/tests.md shows: the summary line and what it means."""
+    c = counts
+    line = (
+        f"kills: {c['kills']}, runs: {c['runs']}, items: {c['items']}, "
+        f"delivered: {c['delivered']}, duplicates: {c['duplicates']}, "
+        f"max per kill: {c['max per kill']} (interval {CHECKPOINT_EVERY}), seed: {seed}"
+    )
+    return (
+        "<!-- Written by `uv run pytest tests/reliability/test_checkpoint_kills.py "
+        "--update-docs`; do not edit by hand. -->\n\n"
+        f"> `{line}`\n\n"
+        f"Every one of the {c['items']:,} items reached the queue. The "
+        f"{c['duplicates']:,} extra deliveries are repeats, and no run repeated more "
+        f"than {c['max per kill']} items (the checkpoint interval is {CHECKPOINT_EVERY}): "
+        "after a kill, only the items published since the last checkpoint came again. "
+        f"{c['runs']} runs for {c['kills']} kills: the first run, which the test times to "
+        "aim the kills, the last one, and those that finished before their kill came.\n"
+    )
 
 
 class Feed:
@@ -77,7 +100,7 @@ class Feed:
 @pytest.mark.slow
 @pytest.mark.broker
 def test_sigkill_at_random_points_loses_nothing_and_repeats_at_most_one_interval(
-    broker, bound_queue, tmp_path, summary
+    broker, bound_queue, tmp_path, summary, request
 ):
     seed = int(os.environ.get("CHECKPOINT_KILLS_SEED", random.randrange(1 << 32)))
     rng = random.Random(seed)
@@ -185,6 +208,16 @@ def test_sigkill_at_random_points_loses_nothing_and_repeats_at_most_one_interval
     summary(line)
     assert max(repeats_per_run) <= CHECKPOINT_EVERY, line
     assert duplicates <= CHECKPOINT_EVERY * len(killed), line
+    if request.config.getoption("update_docs", False):
+        counts = {
+            "kills": len(killed),
+            "runs": len(runs),
+            "items": items,
+            "delivered": len(delivered),
+            "duplicates": duplicates,
+            "max per kill": max(repeats_per_run),
+        }
+        RECORDED_RUN.write_text(recorded_run_text(counts, seed), encoding="utf-8")
 
 
 def _tail(path: Path, lines: int = 5) -> str:

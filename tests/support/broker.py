@@ -306,7 +306,9 @@ def local_broker(directory: Path) -> Iterator[Broker]:
 def _make_proc_fixture() -> Any:
     from pytest_rabbitmq import factories
 
-    plugins = _plugins_dir(Path(tempfile.gettempdir()) / "stateful-collectors-rabbitmq")
+    # The plugins directory is only named here; `broker` creates it when it starts a
+    # node, so importing this module (the benchmarks do) leaves nothing in TMPDIR.
+    plugins = Path(tempfile.gettempdir()) / "stateful-collectors-rabbitmq"
     return factories.rabbitmq_proc(server=str(SERVER), ctl=str(CTL), plugindir=plugins)
 
 
@@ -322,6 +324,7 @@ def broker(request: pytest.FixtureRequest) -> Broker:
         if os.environ.get(REQUIRE_BROKER_ENV_VAR) == "1":
             pytest.fail(f"{reason} ({REQUIRE_BROKER_ENV_VAR}=1 forbids skipping)", pytrace=False)
         pytest.skip(reason)
+    _plugins_dir(Path(tempfile.gettempdir()) / "stateful-collectors-rabbitmq")
     executor = request.getfixturevalue("stateful_collectors_rabbitmq_proc")
     node = Broker(executor)
     node.ctl("await_startup")

@@ -160,7 +160,7 @@ def test_state_size_does_not_grow_with_the_history(tmp_path, same_time):
         sizes[history] = state_path(state_dir).stat().st_size
     line = (
         f"state file ({'3 new rows at one time' if same_time else '3 new rows'}): "
-        f"{sizes[100]} bytes after 100 rows of history, {sizes[10_000]} bytes after 10000"
+        f"{sizes[100]} bytes after 100 rows, {sizes[10_000]} bytes after 10000"
     )
     print(line)
     assert abs(sizes[10_000] - sizes[100]) <= 8

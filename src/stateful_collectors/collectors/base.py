@@ -54,7 +54,8 @@ Example:
 
 
     with tempfile.TemporaryDirectory() as tmp:
-        collector = HelloCollector(config_text="[hello]\n", sink=OutboxSink(f"{tmp}/out.jsonl"))
+        sink = OutboxSink(f"{tmp}/out.jsonl")
+        collector = HelloCollector(config_text="[hello]\n", sink=sink)
         collector.run_collection()
         (message,) = read_outbox(f"{tmp}/out.jsonl")
         print(message.routing_key, message.body, message.properties["type"])

@@ -1,6 +1,6 @@
 """A collector's state: the mixin, where the state lives (stores), and how it is encoded.
 
-* `mixin`: `StatefulCollectorMixin`, the seed's `load_state` / `save_state` /
+* `mixin`: `StatefulCollectorMixin`, n6's `load_state` / `save_state` /
   `make_default_state`, with `checkpoint()`, versions and migrations;
 * `store`: the `StateStore` contract between the mixin and a store;
 * `files`: the default store, a file in the state dir (`FileStore`), and

@@ -24,7 +24,8 @@ from tests.support import EXAMPLES, ROOT, example_test_file
 from tests.support.docs.fences import FenceInfo, doc_sources, relative
 
 _PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]
-LINE_LENGTH: int = _PYPROJECT.get("line-length", 88)
+LINE_LENGTH: int = tomllib.loads((EXAMPLES / "ruff.toml").read_text())["line-length"]
+"""The width of the guide's code: examples/ruff.toml's, which a code box holds at 1280 px."""
 RUFF_SELECT: list[str] = _PYPROJECT.get("lint", {}).get("select", [])
 RUFF_IGNORE: list[str] = _PYPROJECT.get("lint", {}).get("ignore", [])
 TARGET_VERSION = "py312"

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import json
 import os
+import pickle
 import re
 import select
 import shutil
@@ -43,6 +45,24 @@ DOC_BACKUP_TIME = "2026-11-27T20:30:00Z"
 """What the times `state backups` prints for a PostgreSQL backup are shown as."""
 DOC_PID = 4242
 """What a process id in a message (`pid 12345`) is shown as."""
+
+LEFTOVER_STATES = (
+    "my_statefull_collector.MyStatefullCollector.pickle",
+    "quiet_collector.QuietCollector.pickle",
+    "checkpoint_collector.CheckpointCollector.pickle",
+    "migration_collector.CountingCollector.pickle",
+)
+"""State files an earlier page leaves in the tutorial directory (see `Sandbox`)."""
+LEFTOVER_OUTBOX_LINE = json.dumps(
+    {
+        "exchange": "raw",
+        "routing_key": "my-statefull-collector.example-channel",
+        "properties": {"message_id": "0" * 32, "type": "stream", "headers": {}},
+        "body": "[]",
+        "body_encoding": "utf-8",
+    }
+)
+"""A message an earlier page's run left in the outbox."""
 
 LONG_RUNNING_RE = re.compile(r"^\s*stateful-collectors\s+demo-feed\b(?!.*\s(-h|--help)\b)")
 """Commands that serve until stopped: started in the background, their first lines checked."""
@@ -191,6 +211,29 @@ class Sandbox:
                     shutil.copyfile(source, target)
                 else:
                     target.write_text(self.to_sandbox(source.read_text()))
+        self._leave_earlier_runs()
+
+    def _leave_earlier_runs(self) -> None:
+        """What a reader's tutorial directory holds after the quick start and earlier pages.
+
+        A page replayed in a pristine directory would pass even if it forgot to
+        say how to clear it; so the sandbox starts with a state and an outbox from
+        an earlier run (and a config file in ~/.config). A page whose output
+        depends on them starts with its reset box (docs/about/writing-pages.md).
+        """
+        state = self.cwd / "state"
+        state.mkdir(mode=0o700)
+        os.chmod(state, 0o700)
+        for name in LEFTOVER_STATES:
+            path = state / name
+            path.write_bytes(pickle.dumps({"last_utc": "2026-11-28T23:59:00Z"}))
+            os.chmod(path, 0o600)
+        (self.cwd / "outbox.jsonl").write_text(LEFTOVER_OUTBOX_LINE + "\n")
+        user_config = self.home / ".config" / "stateful-collectors"
+        user_config.mkdir(parents=True)
+        (user_config / "my_statefull_collector.conf").write_text(
+            self.to_sandbox((EXAMPLES / "my_statefull_collector.conf").read_text())
+        )
 
     # -- translating between the page and the sandbox
 
