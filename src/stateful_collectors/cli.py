@@ -2,7 +2,9 @@
 
 ```text
 stateful-collectors run MODULE:CLASS [--config FILE] [--verbose]
-stateful-collectors state path|show|reset|set|backups MODULE:CLASS [--config FILE] [--yes] [VALUE]
+stateful-collectors state path|show|backups MODULE:CLASS [--config FILE]
+stateful-collectors state reset MODULE:CLASS [--config FILE] [--yes]
+stateful-collectors state set MODULE:CLASS VALUE [--config FILE]
 stateful-collectors state restore MODULE:CLASS BACKUP [--config FILE]
 stateful-collectors state copy MODULE:CLASS --from-config FILE --to-config FILE
 stateful-collectors scripts MODULE

@@ -271,10 +271,11 @@ class ConfigSpec(Value):
         ```python
         from stateful_collectors.config import ConfigSpec
 
-        base = ConfigSpec.parse("[feed]\nstate_dir = /var/lib/x :: path\ntimeout = 30 :: int")
-        spec = base.combined_with(ConfigSpec.parse("[feed]\ntimeout = 5 :: int\nurl :: str"))
-        print({name: option.default for name, option in spec.sections["feed"].options.items()})
-        #> {'state_dir': '/var/lib/x', 'timeout': '5', 'url': None}
+        base = ConfigSpec.parse("[feed]\nstate_dir = /x :: path\ntimeout = 30 :: int")
+        later = ConfigSpec.parse("[feed]\ntimeout = 5 :: int\nurl :: str")
+        options = base.combined_with(later).sections["feed"].options
+        print({name: option.default for name, option in options.items()})
+        #> {'state_dir': '/x', 'timeout': '5', 'url': None}
         ```
         """
         sections = dict(self.sections)

@@ -176,9 +176,17 @@ class Broker:
 
     @contextlib.contextmanager
     def memory_alarm(self) -> Iterator[None]:
-        """Raise the memory alarm (watermark 0) for the block: publishers get blocked."""
+        """Raise the memory alarm (watermark 0) for the block: publishers get blocked.
+
+        The block starts once the broker reports the alarm, not merely once it was asked.
+        """
         self.ctl("set_vm_memory_high_watermark", "0")
         try:
+            deadline = time.monotonic() + 30
+            while "memory" not in self.ctl("eval", "rabbit_alarm:get_alarms()."):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the memory alarm was not raised within 30 s")
+                time.sleep(0.2)
             yield
         finally:
             self.ctl("set_vm_memory_high_watermark", _DEFAULT_WATERMARK)

@@ -41,12 +41,13 @@ Example:
     first = select_new_rows(rows, None, time_of=time_of)
     print(first.new_rows)
     #> ['10:00,a', '10:01,b', '10:01,c']
-    print(first.state())
-    #> {'newest_row_time': '10:01', 'newest_rows': ['10:01,b', '10:01,c'], 'rows_count': 3}
+    state = first.state()
+    print(state["newest_row_time"], state["newest_rows"], state["rows_count"])
+    #> 10:01 ['10:01,b', '10:01,c'] 3
 
     # Later the source holds one more row at 10:01, and one at 10:02.
     rows += ["10:01,d", "10:02,e"]
-    second = select_new_rows(rows, first.state(), time_of=time_of)
+    second = select_new_rows(rows, state, time_of=time_of)
     print(second.new_rows, second.repeated_count, second.older_count)
     #> ['10:01,d', '10:02,e'] 2 1
     print(second.state())

@@ -138,7 +138,8 @@ _SCHEMA = "\n".join(
         "    kept_at timestamptz NOT NULL DEFAULT now(),",
         "    kept_by text NOT NULL",
         ");",
-        "CREATE INDEX IF NOT EXISTS {name}_backups_key ON {table}_backups (key, id);",
+        "CREATE INDEX IF NOT EXISTS {name}_backups_key",
+        "    ON {table}_backups (key, id);",
         "",
     ]
 )
