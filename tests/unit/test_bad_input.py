@@ -212,7 +212,7 @@ STATE_CASES = [
         "state file is a symlink",
         symlink_to_a_good_file,
         "state file {file} is a symlink; replace it by the real file "
-        "(a collector never follows a link to its state)",
+        "(a collector never follows a link to its state file)",
     ),
     StateCase(
         "state file is a FIFO",

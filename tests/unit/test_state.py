@@ -8,6 +8,7 @@ import decimal
 import json
 import logging
 import os
+import re
 import pickle
 import stat
 import subprocess
@@ -499,13 +500,16 @@ def test_load_state_takes_the_lock_and_close_releases_it(state_dir):
     first = make(Collector, state_dir)
     first.load_state()
     lock_path = state_dir / "tests.unit.test_state.Collector.pickle.lock"
-    assert lock_path.read_text() == f"{os.getpid()}\n"
+    pid, since, host = lock_path.read_text().split()
+    assert pid == str(os.getpid()) and host == os.uname().nodename
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", since)
 
     second = make(Collector, state_dir)
     with pytest.raises(AlreadyRunningError) as raised:
         second.load_state()
     assert str(raised.value) == (
-        f"Collector is already running (pid {os.getpid()} holds {lock_path}); this run did nothing"
+        f"Collector is already running (pid {os.getpid()}, since {since} on {host}; "
+        f"holds {lock_path}); this run did nothing"
     )
     with pytest.raises(AlreadyRunningError):
         second.save_state({"last_utc": "never"})
@@ -531,6 +535,6 @@ def test_a_symlinked_lock_file_is_refused(state_dir, tmp_path):
     with pytest.raises(StateFileError) as raised:
         collector.load_state()
     assert str(raised.value).startswith(
-        f"lock file {state_dir / 'tests.unit.test_state.Collector.pickle.lock'} cannot be opened"
+        f"lock file {state_dir / 'tests.unit.test_state.Collector.pickle.lock'} is a symlink"
     )
     assert not (tmp_path / "elsewhere").exists()
