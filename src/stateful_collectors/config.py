@@ -528,9 +528,9 @@ class ConfigSource:
                 misspelt = [
                     other for other in self._sections if _closest_name(other, [name]) is not None
                 ]
-                hint = f" (is [{_shown_name(misspelt[0])}] meant to be it?)" if misspelt else ""
+                meant = f" (is [{_shown_name(misspelt[0])}] meant to be it?)" if misspelt else ""
                 raise ConfigError(
-                    f"{self._where_missing()}: section [{name}] is missing{hint}; "
+                    f"{self._where_missing()}: section [{name}] is missing{meant}; "
                     f"add it with the options: {required}"
                 )
             raw = _RawSection({}, {}, self.described_as)
@@ -653,7 +653,8 @@ def _parse_ini(text: str, name: str) -> dict[str, _RawSection]:
         parser.read_string(text, source=name)
     except configparser.MissingSectionHeaderError as exc:
         raise ConfigError(
-            f"{name}: line {exc.lineno}: {shown(exc.line.strip())} comes before any [section] header"
+            f"{name}: line {exc.lineno}: {shown(exc.line.strip())} comes before any "
+            "[section] header"
         ) from None
     except configparser.DuplicateSectionError as exc:
         raise ConfigError(

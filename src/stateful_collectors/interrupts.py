@@ -161,9 +161,17 @@ def deferred() -> Iterator[None]:
 
 
 def hold() -> None:
-    """The outcome is decided: from now on signals are only noted, and the deadline is off."""
+    """The outcome is decided: from now on signals change nothing, and the deadline is off.
+
+    The signals are then ignored by the process (until `restore()` or the next
+    `install()`), so that one arriving while the interpreter shuts down cannot
+    kill it with a status other than the one the run printed.
+    """
     _state.held = True
     cancel_deadline()
+    if _state.previous and _in_main_thread():
+        for signum in SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
 
 
 def received() -> Interrupted | None:

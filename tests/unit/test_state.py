@@ -8,8 +8,8 @@ import decimal
 import json
 import logging
 import os
-import re
 import pickle
+import re
 import stat
 import subprocess
 import sys

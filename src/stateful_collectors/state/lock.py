@@ -124,8 +124,7 @@ class SingleInstanceLock:
             os.close(fd)
             who = holder.describe() if holder is not None else "pid unknown"
             raise AlreadyRunningError(
-                f"{self.owner} is already running ({who}; holds {self.path}); "
-                "this run did nothing"
+                f"{self.owner} is already running ({who}; holds {self.path}); this run did nothing"
             ) from None
         except BaseException:
             os.close(fd)
