@@ -574,7 +574,7 @@ def test_the_run_command_reports_a_bad_state_file_in_one_line(case, tmp_path):
             "urll = http://127.0.0.1:9/\n",
             "collector.conf",
             "{conf}: [my_statefull_collector] unknown option 'urll' (did you mean 'url'?); "
-            "known options: state_dir, url",
+            "known options: state_dir, url, download_timeout, download_max_bytes",
             id="unknown option",
         ),
         pytest.param(
