@@ -40,8 +40,9 @@ Example:
         try:
             fetch(f"{server.url}/items.json", max_bytes=100)
         except DownloadError as error:
-            print(str(error).split(": ", 1)[1])
-            #> the answer is larger than 100 bytes (max_bytes); raise max_bytes if the source really sends that much
+            print(*str(error).split(": ", 1)[1].split("; "), sep="\n")
+            #> the answer is larger than 100 bytes (max_bytes)
+            #> raise max_bytes if the source really sends that much
     ```
 """
 
