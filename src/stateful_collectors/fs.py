@@ -6,9 +6,12 @@ a planted link, truncates another file through a hard link, or blocks on a
 FIFO:
 
 * `open_private_file(path, flags, what)`: open a file the collector creates,
-  appends to or locks (outbox, lock file, backups, probes), refusing a
-  symlink, a non-regular file, another user's file, a file with several names
-  (hard links), or one that group or others may write;
+  appends to or locks (outbox, lock file), refusing a symlink, a non-regular
+  file, another user's file, a file with several names (hard links), or one
+  that group or others may write;
+* `create_private_file(path)`: create a new file, never opening an existing
+  one (backups, the write probe; `write_durably` does the same for its
+  temporary files);
 * `read_private_file(path, what)`: read a file that only its owner may change
   (a state file: decoding it could run code), with the same checks;
 * `read_limited_file(path, what, max_bytes)`: read a file the collector only
@@ -59,6 +62,7 @@ from stateful_collectors.errors import CollectorError, StateFileError
 
 __all__ = [
     "check_private_directory",
+    "create_private_file",
     "fsync_directory",
     "open_private_file",
     "open_regular_file",
@@ -199,6 +203,18 @@ def open_private_file(
         os.close(fd)
         raise
     return fd
+
+
+def create_private_file(path: str | os.PathLike[str]) -> int:
+    """Create a new file (mode 0600) for writing and return its descriptor; never an existing one.
+
+    `O_EXCL` with `O_NOFOLLOW`: whatever already has the name (a file, a
+    planted symlink, a FIFO) makes it fail with `FileExistsError`, so the file
+    is this user's own, new and regular. Other failures raise their `OSError`
+    (`EACCES`, `EROFS`, `ENOSPC`...), for the caller to name the directory.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _SAFE_OPEN
+    return os.open(path, flags, 0o600)
 
 
 def fsync_directory(directory: str | os.PathLike[str]) -> None:

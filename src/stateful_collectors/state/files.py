@@ -29,8 +29,8 @@ from typing import Any
 from stateful_collectors.errors import StateFileError, StateSaveError
 from stateful_collectors.fs import (
     check_private_directory,
+    create_private_file,
     fsync_directory,
-    open_private_file,
     read_private_file,
     remove_temp_files,
     write_durably,
@@ -144,7 +144,7 @@ class FileStore:
         except OSError:
             size = _MIN_PROBE_BYTES
         try:
-            fd = open_private_file(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, "probe file")
+            fd = create_private_file(probe)
             try:
                 _reserve(fd, size)
             finally:
@@ -185,8 +185,7 @@ class FileStore:
                 f"backup {backup} already exists; move it away and try again"
             ) from None
         except OSError:  # a file system without hard links: copy, into a new file only
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-            fd = open_private_file(backup, flags, "backup")
+            fd = create_private_file(backup)
             try:
                 view = memoryview(data)
                 while view:

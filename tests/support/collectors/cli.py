@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 
 class Counter(StatefulCollectorMixin, BaseCollector):
-    """Publishes `run N` and remembers N; `mode` makes a run fail or block."""
+    """Publishes `run N` and remembers N; `mode` makes a run fail or block; `pad` grows the state."""
 
     raw_type = "stream"
     config_spec = """
@@ -21,6 +21,7 @@ class Counter(StatefulCollectorMixin, BaseCollector):
         state_dir :: path
         mode = ok :: str          # ok, fail, block, no-inner-stop or stop
         ready_file = :: str       # written once a 'block' run is blocked
+        pad = 0 :: int            # bytes of padding saved with the state
     """
 
     def make_default_state(self):
@@ -29,6 +30,8 @@ class Counter(StatefulCollectorMixin, BaseCollector):
     def run(self):
         self.state = self.load_state()
         super().run()
+        if self.config.get("pad"):
+            self.state["pad"] = "x" * self.config["pad"]
         self.save_state(self.state)
 
     def get_source_channel(self, **processed_data):
