@@ -35,15 +35,17 @@ def check(eval_example: EvalExample, tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_prints_that_ran_pass(check):
-    source = 'for word in ["a", "b"]:\n    print(word)\n    #> a\n    #> b\nprint(1, 2, sep="\\n")\n'
-    source += "#> 1\n#> 2\n"
+    source = 'for word in ["a", "b"]:\n    print(word)\n    #> a\n    #> b\n'
+    source += 'print(1, 2, sep="\\n")\n#> 1\n#> 2\n'
     assert check(source) == ""
 
 
 @pytest.mark.parametrize(
     "source",
     [
-        pytest.param('if False:\n    print("never")\n    #> never\n', id="under a print that never ran"),
+        pytest.param(
+            'if False:\n    print("never")\n    #> never\n', id="under a print that never ran"
+        ),
         pytest.param("total = 1 + 1\n#> 2\n", id="under a statement that prints nothing"),
         pytest.param('print("a")\n#> a\nx = 1\n#> 1\n', id="a second block of lines after a print"),
         pytest.param('print("a")\n#> a\n#> b\n', id="one line more than printed"),

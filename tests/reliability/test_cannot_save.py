@@ -142,7 +142,8 @@ def test_a_full_disk_is_found_before_fetching(tmp_path, mounted, summary):
     line = one_line(result.stderr)
     summary(
         f"full disk ({filled} bytes of filler on a 64 KiB tmpfs): exit {result.returncode}, "
-        f"feed requests: {feed.requests - requests - 1}; once freed: exit {after_freeing.returncode}"
+        f"feed requests: {feed.requests - requests - 1}; "
+        f"once freed: exit {after_freeing.returncode}"
     )
     assert result.returncode == ExitStatus.STATE_ERROR
     assert line == (

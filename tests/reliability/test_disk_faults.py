@@ -211,7 +211,7 @@ def test_io_error_on_the_directory_fsync_raises_and_leaves_a_whole_state(
     collector.close()
 
 
-INNER_TEST = '''
+INNER_TEST = """
 import os
 
 
@@ -222,7 +222,7 @@ def test_fails_holding_a_file_open(small_tmpfs):
     with open(os.environ["MOUNT_POINT_NOTE"], "w") as note:
         note.write(str(mount_point))
     raise AssertionError("this test fails on purpose, holding a file open on the tmpfs")
-'''
+"""
 
 
 def test_the_small_tmpfs_is_unmounted_when_its_test_fails(tmp_path):

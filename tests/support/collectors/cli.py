@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 
 class Counter(StatefulCollectorMixin, BaseCollector):
-    """Publishes `run N` and remembers N; `mode` makes a run fail or block; `pad` grows the state."""
+    """Publishes `run N`, remembers N; `mode` makes a run fail or block, `pad` grows its state."""
 
     raw_type = "stream"
     config_spec = """
