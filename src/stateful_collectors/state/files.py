@@ -83,7 +83,6 @@ class FileStore:
         self._lock = SingleInstanceLock(f"{self._path}.lock", owner=owner)
         self._name = os.path.basename(self._path)
         self._probe = f".{self._name}.probe"
-        self._swept = False  # leftovers of killed saves removed since the lock was taken
 
     # -- the lock
 
@@ -98,15 +97,18 @@ class FileStore:
 
     def release_lock(self) -> None:
         self._lock.release()
-        self._swept = False
 
     def _sweep(self) -> None:
-        """Holding the lock: remove the temporary files of killed saves (once per lock)."""
-        if self._lock.held and not self._swept:
+        """Holding the lock: remove the temporary files that killed saves left behind.
+
+        A killed process cannot remove its own; the next save (or the check
+        before a run) does, holding the lock, so no save of this file is under
+        way. A listing of the state dir: cheap next to the fsyncs of a save.
+        """
+        if self._lock.held:
             removed = remove_temp_files(self._directory, self._name, extra=(self._probe,))
             if removed:
                 log.info("removed %d temporary file(s) left by killed saves", removed)
-            self._swept = True
 
     # -- the bytes
 
