@@ -538,3 +538,21 @@ def test_a_symlinked_lock_file_is_refused(state_dir, tmp_path):
         f"lock file {state_dir / 'tests.unit.test_state.Collector.pickle.lock'} is a symlink"
     )
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_load_state_takes_the_lock_before_it_reads_the_file(state_dir):
+    """A run that finds the lock taken never reads the state (another run may be saving it).
+
+    With a state file that reading would refuse (group-writable) and the lock
+    held elsewhere, the error must be "already running": the file was not even
+    opened, let alone judged.
+    """
+    running = make(Collector, state_dir)
+    running.acquire_state_lock()
+    running.state_file_path.write_bytes(pickle.dumps({"last_utc": None}))
+    os.chmod(running.state_file_path, 0o620)
+    second = make(Collector, state_dir)
+    with pytest.raises(AlreadyRunningError):
+        second.load_state()
+    running.close()
+    second.close()
