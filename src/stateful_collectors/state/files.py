@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from stateful_collectors import interrupts
 from stateful_collectors.errors import StateFileError, StateSaveError
 from stateful_collectors.fs import (
     check_private_directory,
@@ -146,12 +147,13 @@ class FileStore:
         except OSError:
             size = _MIN_PROBE_BYTES
         try:
-            fd = create_private_file(probe)
-            try:
-                _reserve(fd, size)
-            finally:
-                os.close(fd)
-                os.unlink(probe)
+            with interrupts.deferred():  # a signal never leaves the probe behind
+                fd = create_private_file(probe)
+                try:
+                    _reserve(fd, size)
+                finally:
+                    os.close(fd)
+                    os.unlink(probe)
         except OSError as exc:
             what_to_do = _WHAT_TO_DO.get(exc.errno or 0, "check the directory")
             raise StateFileError(
