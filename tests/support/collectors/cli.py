@@ -19,7 +19,7 @@ class Counter(StatefulCollectorMixin, BaseCollector):
     config_spec = """
         [counter]
         state_dir :: path
-        mode = ok :: str          # ok, fail, block, no-inner-stop or stop
+        mode = ok :: str          # ok, fail, block, swallow, no-inner-stop or stop
         ready_file = :: str       # written once a 'block' run is blocked
         pad = 0 :: int            # bytes of padding saved with the state
     """
@@ -50,6 +50,12 @@ class Counter(StatefulCollectorMixin, BaseCollector):
         if mode == "block":
             Path(self.config["ready_file"]).write_text("ready")
             time.sleep(120)  # until the test sends a signal
+        if mode == "swallow":  # a collector that catches everything, signals included
+            try:
+                Path(self.config["ready_file"]).write_text("ready")
+                time.sleep(120)
+            except BaseException:
+                log.warning("counter ignores what stopped its sleep")
         if mode == "no-inner-stop":
             return
         if mode == "stop":
