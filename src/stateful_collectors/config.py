@@ -158,6 +158,10 @@ def _to_json(value: str) -> Any:
         return json.loads(value)
     except json.JSONDecodeError as exc:
         raise ValueError(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    except RecursionError:
+        raise ValueError("is JSON nested too deeply to be read") from None
+    except ValueError as exc:  # e.g. a number of more than 4300 digits
+        raise ValueError(f"is JSON that cannot be read ({str(exc).split(':')[0]})") from None
 
 
 def _to_datetime(value: str) -> dt.datetime:
@@ -491,8 +495,8 @@ class ConfigSource:
         given inline), and, wherever it comes from, when its name is one or two
         letters away from a known one (`[outbx]`, `[Outbox]`): a likely
         misspelling that would otherwise leave the intended section unread.
-        Names that differ only in their digits (`[feed_1]`, `[feed_2]`) are
-        taken for different collectors, not misspellings.
+        Names that differ only by numbering (`[feed]`, `[feed_1]`, `[feed-2]`)
+        are taken for different collectors, not misspellings.
         """
         known = [*(spec.sections if spec is not None else ()), *LIBRARY_SECTIONS]
         for name, raw in self._sections.items():
@@ -622,14 +626,15 @@ def _closest_name(name: str, known: Iterable[str]) -> str | None:
         limit = 1 if len(candidate) <= 4 else 2
         if _edit_distance(lowered, candidate.lower(), limit) > limit:
             continue
-        if re.sub(r"\d", "", lowered) == re.sub(r"\d", "", candidate.lower()) and re.search(
-            r"\d", lowered + candidate
+        if _NUMBERING_RE.sub("", lowered) == _NUMBERING_RE.sub("", candidate.lower()) and (
+            re.search(r"\d", lowered + candidate)
         ):
-            continue  # feed_1 and feed_2: numbered siblings, not a misspelling
+            continue  # feed, feed_1, feed-2: numbered siblings, not a misspelling
         return candidate
     return None
 
 
+_NUMBERING_RE = re.compile(r"[\d_.-]")
 _INDENTED_HEADER_RE = re.compile(r"^[ \t]+\[\s*[A-Za-z_][\w.-]*\s*\]\s*$")
 _NO_DEFAULT_SECTION = "\x00no default section"  # configparser's [DEFAULT] becomes a plain section
 
