@@ -176,10 +176,9 @@ def _state_command(args: argparse.Namespace) -> ExitStatus:
                 print(note, file=sys.stderr)
             print(text)
             return ExitStatus.SUCCESS
-        if args.action == "set":  # read the input before taking the lock
+        if args.action == "set":  # the input is read first: the lock is taken for a state
             where = "stdin" if args.value == "-" else "VALUE"
             text = _read_stdin() if args.value == "-" else args.value
-            collector.acquire_state_lock()
             print(commands.set_state(collector, text, where))
             return ExitStatus.SUCCESS
         collector.acquire_state_lock()

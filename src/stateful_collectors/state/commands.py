@@ -2,8 +2,9 @@
 
 Each function works on a stateful collector and returns the lines to print.
 `show_state` takes the lock only when a state exists, and creates nothing on
-disk; `reset_state` and `set_state` expect the caller to hold the lock, and
-change the state in one step that no signal interrupts. Whatever they cannot
+disk; `set_state` takes it once its input proved to be a state; `reset_state`
+expects the caller to hold it. Both change the state in one step that no
+signal interrupts. Whatever they cannot
 take raises a `CollectorError` whose line ends with "nothing was changed":
 `UsageError` (exit status 2) for bad input, `StateFileError` (4) for a state
 that cannot be read or written.
@@ -90,11 +91,15 @@ def reset_state(collector: StatefulCollectorMixin, confirm: Callable[[], bool]) 
 
 
 def set_state(collector: StatefulCollectorMixin, text: str, where: str) -> str:
-    """Replace the state with the one `text` describes (as `state show` prints it)."""
+    """Replace the state with the one `text` describes (as `state show` prints it).
+
+    The text is read first; only a state it describes takes the lock.
+    """
     try:
         state = parse_state(text)
     except ValueError as exc:
         raise UsageError(f"{where} is not a state: {exc}; {_UNCHANGED}") from None
+    collector.acquire_state_lock()
     store = collector.state_store
     with interrupts.deferred():  # the backup and the save, as one step
         try:
