@@ -81,10 +81,8 @@ def test_a_module_that_exits_while_imported_is_exit_2(tmp_path, code, expected):
     for target in ("exiting.py:X", "exiting:X"):
         result = run(tmp_path, target)
         assert result.returncode == 2
-        assert (
-            result.stderr
-            == f"stateful-collectors run: {expected.replace('exiting.py', target.split(':')[0])}\n"
-        )
+        module = target.split(":")[0]
+        assert result.stderr == f"stateful-collectors run: {expected.format(module=module)}\n"
 
 
 @pytest.mark.parametrize(
