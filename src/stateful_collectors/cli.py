@@ -243,7 +243,9 @@ def _scripts(args: argparse.Namespace) -> ExitStatus:
 
 
 def _demo_feed(args: argparse.Namespace) -> int:
-    from stateful_collectors.demo_feed import parse_time, serve_forever
+    import datetime as dt
+
+    from stateful_collectors.demo_feed import format_time, parse_time, serve_forever
     from stateful_collectors.errors import CollectorError, UsageError
 
     try:
@@ -252,6 +254,14 @@ def _demo_feed(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--start {args.start!r} is not an ISO 8601 time; write e.g. 2026-11-27T20:00:00Z"
         ) from None
+    if start is not None:
+        try:
+            format_time(start + dt.timedelta(minutes=args.history + 1))
+        except OverflowError:
+            raise UsageError(
+                f"--start {args.start!r} leaves no room for {args.history} items before the end "
+                "of year 9999; give an earlier time"
+            ) from None
     try:
         return serve_forever(args.host, args.port, args.history, args.interval, start)
     except (OSError, OverflowError) as exc:

@@ -105,6 +105,7 @@ class DemoFeed:
         history: how many items exist from the start.
         start: the time of item 1 (default: `history` steps before now).
         step: the time between two consecutive items.
+        max_items: how many items the feed keeps (`MAX_ITEMS`); the oldest go first.
     """
 
     def __init__(
@@ -113,12 +114,14 @@ class DemoFeed:
         *,
         start: str | dt.datetime | None = None,
         step: dt.timedelta = dt.timedelta(minutes=1),
+        max_items: int = MAX_ITEMS,
     ) -> None:
         if isinstance(start, str):
             start = parse_time(start)
         if start is None:
             start = dt.datetime.now(dt.UTC).replace(microsecond=0) - step * history
         self.step = step
+        self.max_items = max_items
         self._lock = threading.Lock()
         self._items: list[dict[str, Any]] = []
         self._times: list[str] = []
@@ -129,7 +132,7 @@ class DemoFeed:
     def add(self, count: int = 1, *, same_time: bool = False) -> list[dict[str, Any]]:
         """Append `count` new items (all with one timestamp if `same_time`); return them.
 
-        The feed keeps the newest `MAX_ITEMS`: older ones are dropped. Raises
+        The feed keeps the newest `max_items`: older ones are dropped. Raises
         `ValueError` (adding nothing) when the items' times would pass the end
         of year 9999.
         """
@@ -156,12 +159,12 @@ class DemoFeed:
                 self._items.append(item)
                 self._times.append(when)
                 added.append(item)
-            excess = len(self._items) - MAX_ITEMS
+            excess = len(self._items) - self.max_items
             if excess > 0:
                 del self._items[:excess]
                 del self._times[:excess]
             self._next_time = next_time
-        return added[-MAX_ITEMS:]
+        return added[-self.max_items :]
 
     def add_live(self) -> dict[str, Any]:
         """Append one item stamped with the current time (never earlier than the last)."""
@@ -193,17 +196,24 @@ class DemoFeed:
             newest = self._times[-1] if self._times else None
             return f'"{self._added}"', newest
 
-    def serve(self, host: str = "127.0.0.1", port: int = 0) -> FeedServer:
-        """Start serving in a background thread (port 0 picks a free port)."""
-        return FeedServer(self, host, port)
+    def serve(
+        self, host: str = "127.0.0.1", port: int = 0, *, idle_timeout: float = IDLE_TIMEOUT
+    ) -> FeedServer:
+        """Start serving in a background thread (port 0 picks a free port).
+
+        A connection that stays silent for `idle_timeout` seconds is closed.
+        """
+        return FeedServer(self, host, port, idle_timeout=idle_timeout)
 
 
 class FeedServer:
     """A running demo feed; use as a context manager, or call `close()`."""
 
-    def __init__(self, feed: DemoFeed, host: str, port: int) -> None:
+    def __init__(
+        self, feed: DemoFeed, host: str, port: int, *, idle_timeout: float = IDLE_TIMEOUT
+    ) -> None:
         self.feed = feed
-        handler = type("BoundHandler", (_Handler,), {"feed": feed})
+        handler = type("BoundHandler", (_Handler,), {"feed": feed, "timeout": idle_timeout})
         self._server = _QuietServer((host, port), handler)
         self._server.daemon_threads = True
         self.host, self.port = str(self._server.server_address[0]), self._server.server_address[1]
