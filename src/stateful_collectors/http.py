@@ -232,7 +232,11 @@ def fetch(
                 raise DownloadError(
                     f"{url}: the server answered {error.code}{said}", url=url, status=error.code
                 ) from None
-        except (DownloadError, DeadlineExceeded):
+        except DownloadError as exc:
+            if watchdog.expired and exc.status is None:  # the cut connection, not the source
+                raise too_slow() from None
+            raise
+        except DeadlineExceeded:
             raise
         except (OSError, http.client.HTTPException, ValueError) as exc:
             if watchdog.expired or time.monotonic() - started >= limit:
@@ -262,4 +266,9 @@ def _read_body(answer: http.client.HTTPResponse, url: str, max_bytes: int) -> by
         if total > max_bytes:
             raise too_big
         chunks.append(chunk)
+    if declared.isdigit() and total < int(declared):  # http.client says nothing: we do
+        raise DownloadError(
+            f"{url}: cannot download (the answer was cut short: {total} of {declared} bytes)",
+            url=url,
+        )
     return b"".join(chunks)
