@@ -53,6 +53,7 @@ _WHAT_TO_DO = {
     errno.EROFS: "its file system is mounted read-only; remount it read-write or move state_dir",
     errno.ENOSPC: "free some space on its file system",
     errno.EDQUOT: "free some space (the user's disk quota is used up)",
+    errno.EFBIG: "the process may not write files that big (ulimit -f); raise that limit",
 }
 
 
