@@ -141,11 +141,14 @@ class _HTTPHandler(urllib.request.HTTPHandler):
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
     def __init__(self, watchdog: _Watchdog) -> None:
-        super().__init__()
+        # Not HTTPSHandler.__init__: it builds an SSL context at once (loading the system's
+        # certificates takes ~20 ms), which a run that fetches over http never needs.
+        # HTTPSConnection builds the default one (certificates checked) when it connects.
+        urllib.request.AbstractHTTPHandler.__init__(self)
         self._connection = _watched(http.client.HTTPSConnection, watchdog)
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(self._connection, req)  # the default context: certificates checked
+        return self.do_open(self._connection, req)
 
 
 def _opener(watchdog: _Watchdog) -> urllib.request.OpenerDirector:
