@@ -322,14 +322,25 @@ def collector_main(cls: type[AbstractBaseCollector]) -> Callable[[Sequence[str] 
     """
 
     def main(argv: Sequence[str] | None = None) -> int:
-        parser = OneLineErrorParser(description=f"Run {cls.__qualname__} once.")
-        add_run_options(parser)
-        args = parser.parse_args(argv)
-        return int(
-            run_collector(
-                cls, config_file=args.config, verbose=args.verbose, deadline=args.deadline
+        interrupts.install()  # as `stateful-collectors run` does: signals handled from here on
+        try:
+            parser = OneLineErrorParser(description=f"Run {cls.__qualname__} once.")
+            add_run_options(parser)
+            args = parser.parse_args(argv)
+            return int(
+                run_collector(
+                    cls, config_file=args.config, verbose=args.verbose, deadline=args.deadline
+                )
             )
-        )
+        except KeyboardInterrupt as exc:  # while the command line was read
+            interrupts.hold()
+            print(f"{cls.__qualname__}: interrupted", file=sys.stderr, flush=True)
+            status = exc.exit_status if isinstance(exc, Interrupted) else ExitStatus.INTERRUPTED
+            return int(status)
+        finally:
+            interrupts.hold()  # the process ends with the status decided: signals change nothing
+            if argv is not None:  # called from Python: leave the process as it was
+                interrupts.restore()
 
     main.__doc__ = (
         f"Run {cls.__qualname__} once. Usage: [--config FILE] [--deadline SECONDS] [--verbose]"
