@@ -11,7 +11,6 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
@@ -20,9 +19,13 @@ from stateful_collectors.http import fetch
 
 
 class Source:
-    """A loopback TCP server whose every connection is handled by `behaviour(connection)`."""
+    """A loopback TCP server whose every connection is handled by `behaviour(connection, stop)`.
 
-    def __init__(self, behaviour: Callable[[socket.socket], None]) -> None:
+    `stop` is set when the server closes: a behaviour that stalls waits on it, so no
+    thread outlives its test (the kill tests fork, and want no other thread).
+    """
+
+    def __init__(self, behaviour) -> None:
         self.behaviour = behaviour
         self._socket = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
@@ -38,7 +41,7 @@ class Source:
     def _handle(self, connection: socket.socket) -> None:
         with connection, contextlib.suppress(OSError):
             connection.recv(65536)
-            self.behaviour(connection)
+            self.behaviour(connection, self.stop)
 
     def close(self) -> None:
         self.stop.set()
@@ -56,19 +59,21 @@ def source(behaviour):
         server.close()
 
 
-def answer(status: str, body: bytes = b"", headers: str = "") -> Callable[[socket.socket], None]:
-    def send(connection: socket.socket) -> None:
+def answer(status: str, body: bytes = b"", headers: str = ""):
+    def send(connection: socket.socket, stop: threading.Event) -> None:
         head = f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n{headers}\r\n"
         connection.sendall(head.encode() + body)
 
     return send
 
 
-def dripping(head: bytes, pause: float = 0.3):
-    def send(connection: socket.socket) -> None:
+def dripping(head: bytes, pause: float = 0.3, after: bytes = b""):
+    def send(connection: socket.socket, stop: threading.Event) -> None:
+        connection.sendall(after)
         for byte in head:
+            if stop.wait(pause):
+                return
             connection.sendall(bytes([byte]))
-            time.sleep(pause)
 
     return send
 
@@ -119,12 +124,9 @@ def test_only_http_and_https_urls_are_fetched(url):
         ("headers a byte at a time", dripping(b"HTTP/1.1 200 OK\r\nX-Slow: " + b"y" * 100)),
         (
             "a body a byte at a time",
-            lambda c: (
-                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"),
-                dripping(b"x" * 100)(c),
-            ),
+            dripping(b"x" * 100, after=b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"),
         ),
-        ("nothing at all", lambda c: time.sleep(30)),
+        ("nothing at all", lambda connection, stop: stop.wait(30)),
     ],
 )
 def test_the_whole_download_is_bounded_in_time(what, behaviour):
@@ -144,8 +146,8 @@ def test_the_whole_download_is_bounded_in_time(what, behaviour):
     "behaviour",
     [
         answer("200 OK", b"x" * 5000),  # says so in Content-Length
-        lambda c: c.sendall(b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * 5000),  # does not say
-        lambda c: c.sendall(  # chunked: the size is known only while reading
+        lambda c, stop: c.sendall(b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * 5000),  # does not say
+        lambda c, stop: c.sendall(  # chunked: the size is known only while reading
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
             + b"".join(b"3e8\r\n" + b"x" * 1000 + b"\r\n" for _ in range(5))
             + b"0\r\n\r\n"
@@ -163,7 +165,8 @@ def test_the_body_is_bounded_in_size(behaviour):
 
 
 def test_an_answer_cut_short_is_an_error_not_a_short_body():
-    with source(lambda c: c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")) as s:
+    cut_short = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"
+    with source(lambda c, stop: c.sendall(cut_short)) as s:
         with pytest.raises(DownloadError) as raised:
             fetch(s.url)
     assert str(raised.value) == (

@@ -54,7 +54,7 @@ def show_state(collector: StatefulCollectorMixin) -> tuple[str, str | None]:
         return format_state(collector.make_default_state()), first
     try:
         state = collector.load_state()
-    except CollectorError as exc:
+    except StateFileError as exc:  # (a running collector's lock says "did nothing" already)
         raise _unchanged(exc) from None
     budget = Budget()
     text = format_state(state, budget=budget)
