@@ -22,11 +22,12 @@ A config file is read only if it is a regular file of at most 1 MiB (a FIFO
 or a device is refused without blocking). A section that the collector does
 not read (its spec's sections and the library's `[rabbitmq]`, `[outbox]`,
 `[run]` and `[postgresql]`) is a mistake when it comes from a file named
-explicitly or from inline text, or when its name is one or two letters away
-from a section it reads (`[outbx]`): files of the search path may hold other
-collectors' sections. `[DEFAULT]` is refused (configparser would copy its
-options into every section), and so is an indented section header (it would
-silently become part of the value above it).
+explicitly or from inline text; in files of the search path, which may hold
+other collectors' sections, only when it looks like a misspelling of a
+library section (`[outbx]`) or of one of the collector's own in another case.
+`[DEFAULT]` is refused (configparser would copy its options into every
+section), and so is an indented section header (it would silently become part
+of the value above it).
 
 Example:
     ```python
@@ -492,25 +493,33 @@ class ConfigSource:
 
         Known sections are the spec's and `LIBRARY_SECTIONS`. An unknown one is a
         `ConfigError` when the files were named explicitly (or the text was
-        given inline), and, wherever it comes from, when its name is one or two
-        letters away from a known one (`[outbx]`, `[Outbox]`): a likely
-        misspelling that would otherwise leave the intended section unread.
-        Names that differ only by numbering (`[feed]`, `[feed_1]`, `[feed-2]`)
-        are taken for different collectors, not misspellings.
+        given inline), with a hint when its name is one or two letters away
+        from a known one. In files of the search path, which may hold other
+        collectors' sections, it is an error only when it looks like a
+        misspelling of a library section (`[outbx]`, `[Outbox]`) or differs
+        from one of the spec's only in case: a likely mistake that would
+        otherwise leave the intended section unread. Names that differ only by
+        numbering (`[feed]`, `[feed_1]`, `[feed-2]`) are never misspellings.
         """
-        known = [*(spec.sections if spec is not None else ()), *LIBRARY_SECTIONS]
+        own = list(spec.sections if spec is not None else ())
+        known = [*own, *LIBRARY_SECTIONS]
         for name, raw in self._sections.items():
             if name in known:
                 continue
-            close = _closest_name(name, known)
+            if self.explicit:
+                close = _closest_name(name, known)
+            else:  # other collectors' sections may look like this one's: [cert_pl], [cert_at]
+                close = _closest_name(name, LIBRARY_SECTIONS) or next(
+                    (section for section in own if section.lower() == name.lower()), None
+                )
             if close is not None:
                 raise ConfigError(
                     f"{raw.origin}: unknown section [{_shown_name(name)}] (did you mean "
                     f"[{close}]?); rename it, or it is not read at all"
                 )
             if self.explicit:
-                own = ", ".join(f"[{section}]" for section in (spec.sections if spec else ()))
-                reads = f"this collector reads {own} and " if own else "this collector reads "
+                listed = ", ".join(f"[{section}]" for section in own)
+                reads = f"this collector reads {listed} and " if own else "this collector reads "
                 raise ConfigError(
                     f"{raw.origin}: unknown section [{_shown_name(name)}]; {reads}"
                     f"the library's {', '.join(f'[{s}]' for s in LIBRARY_SECTIONS)}: remove it "

@@ -72,8 +72,13 @@ def test_the_search_path_may_hold_other_collectors_sections_but_not_misspellings
     source = ConfigSource.load(env=env)
     assert not source.explicit
     source.check_sections(Feed.get_config_spec())  # [other_feed], [feed_2]: someone else's
+    (directory / "other.conf").write_text("[fed]\n[cert_pl]\n")  # someone else's, close to [feed]
+    ConfigSource.load(env=env).check_sections(Feed.get_config_spec())
     (directory / "typo.conf").write_text("[outbx]\npath = y\n")
     with pytest.raises(ConfigError, match=r"unknown section \[outbx\] \(did you mean \[outbox\]"):
+        ConfigSource.load(env=env).check_sections(Feed.get_config_spec())
+    (directory / "typo.conf").write_text("[Feed]\n")
+    with pytest.raises(ConfigError, match=r"unknown section \[Feed\] \(did you mean \[feed\]"):
         ConfigSource.load(env=env).check_sections(Feed.get_config_spec())
 
 
