@@ -160,6 +160,8 @@ class Interrupted(KeyboardInterrupt):
     """
 
     exit_status: ExitStatus = ExitStatus.INTERRUPTED
+    signum: int | None = None
+    """The signal that raised it, when one did."""
 
 
 class DeadlineExceeded(Interrupted):

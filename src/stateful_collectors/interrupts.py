@@ -19,6 +19,13 @@ One run is one process, so this module keeps its state in the process:
 * `restore()` puts back the handlers `install()` found (a run started from
   Python, in a test, leaves the process as it was).
 
+Python runs a signal handler between two steps of whatever runs in the main
+thread, also inside a `__del__` method or a weak reference's callback, where
+an exception cannot get out: it would be printed as "Exception ignored" and
+dropped. `install()` therefore also installs a `sys.unraisablehook` that
+catches such an interruption and sends the signal again a moment later, so
+that it is raised where it can stop the run.
+
 Outside the main thread, or before `install()`, nothing here changes how a
 signal is handled: `deferred()` is then an empty block.
 
@@ -46,7 +53,9 @@ Example:
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -86,6 +95,7 @@ class _State:
         self.held = False  # the outcome is decided: note signals, raise nothing
         self.deadline: float | None = None  # time.monotonic() value
         self.deadline_seconds = 0.0
+        self.previous_hook: Callable[[Any], object] = sys.__unraisablehook__
 
 
 _state = _State()
@@ -100,6 +110,7 @@ def _handle(signum: int, _frame: FrameType | None) -> None:
         interruption: Interrupted = DeadlineExceeded(_state.deadline_seconds)
     else:
         interruption = Interrupted(signal.Signals(signum).name)
+    interruption.signum = signum
     if _state.received is None:
         _state.received = interruption
     if _state.held:
@@ -111,6 +122,19 @@ def _handle(signum: int, _frame: FrameType | None) -> None:
     raise interruption
 
 
+def _unraisable(unraisable: Any) -> None:
+    """Send again an interruption raised where it could not get out (a `__del__`...)."""
+    interruption = unraisable.exc_value
+    if isinstance(interruption, Interrupted) and interruption.signum is not None:
+        # Not now: the handler would run inside this hook, and be dropped again. A moment
+        # later, from another thread: the main thread is out of the callback by then.
+        resend = threading.Timer(0.001, os.kill, (os.getpid(), interruption.signum))
+        resend.daemon = True
+        resend.start()
+        return
+    _state.previous_hook(unraisable)
+
+
 def install() -> None:
     """Handle SIGINT, SIGTERM, SIGHUP and SIGALRM from now on (main thread only).
 
@@ -119,6 +143,9 @@ def install() -> None:
     if not _in_main_thread():
         return
     _state.depth, _state.pending, _state.received, _state.held = 0, None, None, False
+    if not _state.previous:
+        _state.previous_hook = sys.unraisablehook
+        sys.unraisablehook = _unraisable
     for signum in (*SIGNALS, signal.SIGALRM):
         previous = signal.signal(signum, _handle)
         _state.previous.setdefault(signum, previous)
@@ -137,6 +164,8 @@ def restore() -> None:
     previous, _state.previous = _state.previous, {}
     for signum, handler in previous.items():
         signal.signal(signum, handler)
+    if previous:
+        sys.unraisablehook = _state.previous_hook
     _state.depth, _state.pending, _state.held = 0, None, False
 
 

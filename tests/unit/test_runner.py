@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -324,3 +325,27 @@ def test_the_deadline_also_stops_a_download_in_another_thread_of_the_run(tmp_pat
         interrupts.cancel_deadline()
     assert time.monotonic() - started < 10
     assert len(outcome) == 1 and isinstance(outcome[0], DeadlineExceeded)
+
+
+def test_a_signal_inside_a_weakref_callback_still_stops_the_run(capsys):
+    """Python runs handlers inside `__del__` and weakref callbacks too, where an exception is
+    printed ("Exception ignored") and dropped; the signal is sent again, to stop the run."""
+
+    class Thing:
+        pass
+
+    def callback(reference):
+        os.kill(os.getpid(), signal.SIGTERM)
+        sum(range(10))  # the handler runs here, inside the callback
+
+    interrupts.install()
+    thing = Thing()
+    reference = weakref.ref(thing, callback)
+    with pytest.raises(Interrupted) as raised:
+        del thing  # the callback runs now
+        until = time.monotonic() + 10
+        while time.monotonic() < until:  # and the interruption lands here, where it can
+            pass  # stop the run
+    assert reference() is None
+    assert raised.value.signum == signal.SIGTERM
+    assert "Exception ignored" not in capsys.readouterr().err
