@@ -40,7 +40,7 @@ from tests.support import EXAMPLES, clean_env
 from tests.support.processes import CLI
 
 SIGNALS_WANTED = 60
-ROUNDS = {"run": 60, "state set": 15, "state show": 15}
+ROUNDS = {"run": 90, "state set": 30, "state show": 30}
 SIGNAL_CYCLE = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
 TARGET = f"{EXAMPLES}/my_statefull_collector.py:MyStatefullCollector"
 STATE_NAME = "my_statefull_collector.MyStatefullCollector.pickle"
