@@ -5,13 +5,17 @@ and a config file naming `state_dir` and `url` (my_statefull_collector.conf):
 
     stateful-collectors run my_statefull_collector:MyStatefullCollector \
         --config my_statefull_collector.conf
+
+The download is bounded as a whole: `download_timeout` seconds and
+`download_max_bytes` bytes at most (30 s and 10 MB unless the config says
+otherwise), so a source that stalls cannot keep the run, and its lock, for ever.
 """
 
 import json
 import urllib.parse
-import urllib.request
 
 from stateful_collectors import BaseCollector, StatefulCollectorMixin
+from stateful_collectors.http import fetch
 
 
 class FeedData:
@@ -34,6 +38,8 @@ class MyStatefullCollector(StatefulCollectorMixin, BaseCollector):
         [my_statefull_collector]
         state_dir :: path
         url :: str
+        download_timeout = 30 :: float          # seconds for the whole download
+        download_max_bytes = 10000000 :: int    # the largest answer accepted
     """
 
     def make_default_state(self):
@@ -68,7 +74,13 @@ class MyStatefullCollector(StatefulCollectorMixin, BaseCollector):
         # first run)
         if only_newer_than is not None:
             url += "?" + urllib.parse.urlencode({"since": only_newer_than})
-        with urllib.request.urlopen(url, timeout=30) as response:
-            items = json.load(response)
+        # fetch() bounds the whole download, not each read: a source that sends one byte
+        # every few seconds fails the run after download_timeout, instead of holding it
+        response = fetch(
+            url,
+            timeout=self.config["download_timeout"],
+            max_bytes=self.config["download_max_bytes"],
+        )
+        items = json.loads(response.body)
         newest = items[-1]["time"] if items else only_newer_than
         return FeedData(items, time_utc=newest)

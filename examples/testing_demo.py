@@ -8,14 +8,12 @@ state directory; the collector publishes into a temporary outbox. Run them with
 (pytest collects only files named test_*.py by itself; naming the file runs it.)
 """
 
-import urllib.error
-
 import pytest
 from my_statefull_collector import MyStatefullCollector
 
 from stateful_collectors.collectors.base import message_id_for
 from stateful_collectors.demo_feed import DemoFeed
-from stateful_collectors.errors import ConfigError, StateFileError
+from stateful_collectors.errors import ConfigError, DownloadError, StateFileError
 from stateful_collectors.state import StateFile
 from stateful_collectors.testing import collect, make_config
 
@@ -82,7 +80,7 @@ def test_a_failing_source_leaves_the_state_as_it_was(config, feed):
     feed.feed.add(2)
     feed.close()  # the source goes away
 
-    with pytest.raises(urllib.error.URLError):
+    with pytest.raises(DownloadError, match="cannot download"):
         collect(MyStatefullCollector, config)
 
     assert first.state_file.read_bytes() == saved

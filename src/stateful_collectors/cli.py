@@ -2,11 +2,7 @@
 
 ```text
 stateful-collectors run MODULE:CLASS [--config FILE] [--verbose]
-stateful-collectors state path|show|backups MODULE:CLASS [--config FILE]
-stateful-collectors state reset MODULE:CLASS [--config FILE] [--yes]
-stateful-collectors state set MODULE:CLASS VALUE [--config FILE]
-stateful-collectors state restore MODULE:CLASS BACKUP [--config FILE]
-stateful-collectors state copy MODULE:CLASS --from-config FILE --to-config FILE
+stateful-collectors state path|show|reset|set MODULE:CLASS [--config FILE] [--yes] [VALUE]
 stateful-collectors scripts MODULE
 stateful-collectors demo-feed [--port 8808] [--history 20] [--interval 10]
 ```
@@ -25,12 +21,18 @@ passed, 130 interrupted (Ctrl+C, SIGTERM or SIGHUP). User mistakes get one
 line and no traceback; `--verbose` adds debug logs and the traceback of
 unexpected errors.
 
+`main()` handles SIGINT, SIGTERM and SIGHUP before it imports anything else
+(the collector's module included): a signal at any moment gives one line and
+status 130 (see `stateful_collectors.interrupts`).
+
 `state show`, `reset`, `set`, `backups`, `restore` and `copy` take the
-collector's single-instance lock, so they never race a running collector
-(exit status 5 while one runs); `state path` only prints where the state is.
-They work on either store, the state file or a PostgreSQL row (whichever the
-config selects); `state copy` moves a state from the store one config file
-selects to the store another selects.
+collector's single-instance lock when a state exists, so they never race a
+running collector (exit status 5 while one runs); `state path`, and `state
+show` before any state was saved, create nothing on disk. Input they cannot
+take gives status 2 or 4 and "nothing was changed". They work on either
+store, the state file or a PostgreSQL row (whichever the config selects);
+`state copy` moves a state from the store one config file selects to the
+store another selects.
 
 One run as a process is `stateful_collectors.runner`; finding the class is
 `stateful_collectors.loading`; what the `state` commands do is
@@ -39,26 +41,74 @@ One run as a process is `stateful_collectors.runner`; finding the class is
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import traceback
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from stateful_collectors.errors import CollectorError, ExitStatus, UsageError, describe_exception
-from stateful_collectors.runner import (
-    OneLineErrorParser,
-    add_run_options,
-    configure_logging,
-    run_collector,
-)
+# First, and alone: a signal during the imports below must already give one line and 130.
+from stateful_collectors import interrupts
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+
+    from stateful_collectors.errors import ExitStatus
 
 __all__ = ["main"]
 
 PROG = "stateful-collectors"
 
+MAX_STATE_INPUT_BYTES = 64 << 20
+"""The most `state set -` reads from stdin (64 MiB)."""
+
+
+def _port(text: str) -> int:
+    import argparse
+
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a port number; give a whole number from 0 to 65535 (0: any free port)"
+        )
+    return port
+
+
+def _count(text: str) -> int:
+    import argparse
+
+    from stateful_collectors.demo_feed import MAX_ITEMS  # only when --history is given
+
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if not 0 <= count <= MAX_ITEMS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of items; give a whole number from 0 to {MAX_ITEMS}"
+        )
+    return count
+
+
+def _interval(text: str) -> float:
+    import argparse
+    import math
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and 0 <= seconds <= 86400):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds; give one from 0 (no new items) to 86400"
+        )
+    return seconds
+
 
 def _build_parser() -> argparse.ArgumentParser:
+    from stateful_collectors.runner import OneLineErrorParser, add_run_options
+
     parser = OneLineErrorParser(
         prog=PROG,
         description="Run stateful collectors and look after their state.",
@@ -109,10 +159,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     feed = commands.add_parser("demo-feed", help="serve the demo feed the guide collects from")
     feed.add_argument("--host", default="127.0.0.1")
-    feed.add_argument("--port", type=int, default=8808)
-    feed.add_argument("--history", type=int, default=20, help="items already in the feed")
+    feed.add_argument("--port", type=_port, default=8808)
+    feed.add_argument("--history", type=_count, default=20, help="items already in the feed")
     feed.add_argument(
-        "--interval", type=float, default=10.0, help="seconds between new items (0: none)"
+        "--interval", type=_interval, default=10.0, help="seconds between new items (0: none)"
     )
     feed.add_argument("--start", help="time of the first item (ISO 8601; default: now - history)")
     return parser
@@ -122,14 +172,16 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _state_command(args: argparse.Namespace) -> ExitStatus:
+    from stateful_collectors.errors import ExitStatus, UsageError
     from stateful_collectors.loading import load_collector_class
+    from stateful_collectors.runner import configure_logging
     from stateful_collectors.state import commands
     from stateful_collectors.state.mixin import StatefulCollectorMixin
 
     configure_logging(args.verbose)
     if args.action == "copy":
         return _copy(args)
-    collector = load_collector_class(args.target)(config_file=args.config)
+    collector = load_collector_class(args.target, to_run=False)(config_file=args.config)
     try:
         if not isinstance(collector, StatefulCollectorMixin):
             raise UsageError(
@@ -138,34 +190,37 @@ def _state_command(args: argparse.Namespace) -> ExitStatus:
         if args.action == "path":
             print(collector.state_store.location)
             return ExitStatus.SUCCESS
-        collector.acquire_state_lock()
         if args.action == "show":
             text, note = commands.show_state(collector)
             if note:
                 print(note, file=sys.stderr)
             print(text)
-        elif args.action == "reset":
-            question = (
-                f"Reset the state of {args.target}? The next run starts from the default "
-                "state and fetches everything again. [y/N] "
-            )
-            done = commands.reset_state(collector, lambda: args.yes or _confirm(question))
-            if done is None:
-                print("not reset; the state file is unchanged", file=sys.stderr)
-                return ExitStatus.FAILURE
-            print(done)
-        elif args.action == "set":
+            return ExitStatus.SUCCESS
+        if args.action == "set":  # the input is read first: the lock is taken for a state
             where = "stdin" if args.value == "-" else "VALUE"
-            text = sys.stdin.read() if args.value == "-" else args.value
+            text = _read_stdin() if args.value == "-" else args.value
             print(commands.set_state(collector, text, where))
-        elif args.action == "backups":
+            return ExitStatus.SUCCESS
+        collector.acquire_state_lock()
+        if args.action == "backups":
             lines, note = commands.list_backups(collector)
             if note:
                 print(note, file=sys.stderr)
             for line in lines:
                 print(line)
-        else:
+            return ExitStatus.SUCCESS
+        if args.action == "restore":
             print(commands.restore_backup(collector, args.backup))
+            return ExitStatus.SUCCESS
+        question = (
+            f"Reset the state of {args.target}? The next run starts from the default "
+            "state and fetches everything again. [y/N] "
+        )
+        done = commands.reset_state(collector, lambda: args.yes or _confirm(question))
+        if done is None:
+            print("not reset; the state file is unchanged", file=sys.stderr)
+            return ExitStatus.FAILURE
+        print(done)
         return ExitStatus.SUCCESS
     finally:
         collector.close()
@@ -173,12 +228,15 @@ def _state_command(args: argparse.Namespace) -> ExitStatus:
 
 def _copy(args: argparse.Namespace) -> ExitStatus:
     """`state copy`: both collectors' locks, source first, then the bytes across."""
+    import os
+
+    from stateful_collectors.errors import ExitStatus, UsageError
     from stateful_collectors.loading import load_collector_class
     from stateful_collectors.state import commands
     from stateful_collectors.state.mixin import StatefulCollectorMixin
     from stateful_collectors.state.store import POSTGRESQL_DSN_ENV_VAR
 
-    cls = load_collector_class(args.target)
+    cls = load_collector_class(args.target, to_run=False)
     if not issubclass(cls, StatefulCollectorMixin):
         raise UsageError(f"{args.target} keeps no state (it does not use StatefulCollectorMixin)")
     source = cls(config_file=args.from_config)
@@ -202,10 +260,34 @@ def _copy(args: argparse.Namespace) -> ExitStatus:
     return ExitStatus.SUCCESS
 
 
+def _read_stdin() -> str:
+    """`state set -`: the text on stdin, at most `MAX_STATE_INPUT_BYTES`, as UTF-8."""
+    from stateful_collectors.errors import UsageError
+
+    stream = sys.stdin.buffer if sys.stdin is not None else None
+    if stream is None:
+        raise UsageError("stdin is closed, so there is no state to read; nothing was changed")
+    try:
+        data = stream.read(MAX_STATE_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"stdin cannot be read ({exc.strerror}); nothing was changed") from None
+    if len(data) > MAX_STATE_INPUT_BYTES:
+        raise UsageError(
+            f"stdin holds more than {MAX_STATE_INPUT_BYTES >> 20} MiB, more than a state "
+            "may be; nothing was changed"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"stdin is not UTF-8 text (byte {exc.start}); nothing was changed"
+        ) from None
+
+
 def _confirm(question: str) -> bool:
     try:
         return input(question).strip().lower() in ("y", "yes")
-    except EOFError:
+    except (EOFError, OSError, RuntimeError):  # no answer: no stdin, or it is closed
         print(file=sys.stderr)
         return False
 
@@ -214,6 +296,7 @@ def _confirm(question: str) -> bool:
 
 
 def _scripts(args: argparse.Namespace) -> ExitStatus:
+    from stateful_collectors.errors import ExitStatus
     from stateful_collectors.loading import script_entries
 
     entries = script_entries(args.module)
@@ -224,30 +307,43 @@ def _scripts(args: argparse.Namespace) -> ExitStatus:
 
 
 def _demo_feed(args: argparse.Namespace) -> int:
-    from stateful_collectors.demo_feed import parse_time, serve_forever
+    import datetime as dt
+
+    from stateful_collectors.demo_feed import format_time, parse_time, serve_forever
+    from stateful_collectors.errors import CollectorError, UsageError
 
     try:
         start = parse_time(args.start) if args.start else None
-    except ValueError:
+    except (ValueError, OverflowError):
         raise UsageError(
             f"--start {args.start!r} is not an ISO 8601 time; write e.g. 2026-11-27T20:00:00Z"
         ) from None
-    if args.history < 0 or args.interval < 0:
-        raise UsageError("--history and --interval cannot be negative")
+    if start is not None:
+        try:
+            format_time(start + dt.timedelta(minutes=args.history + 1))
+        except OverflowError:
+            raise UsageError(
+                f"--start {args.start!r} leaves no room for {args.history} items before the end "
+                "of year 9999; give an earlier time"
+            ) from None
     try:
         return serve_forever(args.host, args.port, args.history, args.interval, start)
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise CollectorError(
-            f"cannot serve on {args.host}:{args.port} ({exc.strerror or exc}); pick another --port"
+            f"cannot serve on {args.host}:{args.port} ({reason}); pick another --port or --host"
         ) from None
 
 
 def _dispatch(args: argparse.Namespace) -> ExitStatus | int:
     if args.command == "run":
         from stateful_collectors.loading import load_collector_class
+        from stateful_collectors.runner import run_collector
 
         cls = load_collector_class(args.target)
-        return run_collector(cls, config_file=args.config, verbose=args.verbose)
+        return run_collector(
+            cls, config_file=args.config, verbose=args.verbose, deadline=args.deadline
+        )
     if args.command == "state":
         return _state_command(args)
     if args.command == "scripts":
@@ -258,25 +354,59 @@ def _dispatch(args: argparse.Namespace) -> ExitStatus | int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The `stateful-collectors` command; returns the exit status."""
+    """The `stateful-collectors` command; returns the exit status.
+
+    Signals are handled from the first line on. Called with `argv` (from
+    Python, as tests do), it puts the previous signal handlers back before it
+    returns; as the command itself (`argv` is `None`), it leaves signals
+    ignored, since the process is about to end with the status it decided.
+    """
+    interrupts.install()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as exc:  # while starting up, before a command could say more
+        interrupts.hold()
+        from stateful_collectors.errors import ExitStatus, Interrupted
+
+        print(f"{PROG}: interrupted", file=sys.stderr, flush=True)
+        return int(exc.exit_status if isinstance(exc, Interrupted) else ExitStatus.INTERRUPTED)
+    finally:
+        interrupts.hold()
+        if argv is not None:
+            interrupts.restore()
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    import traceback
+
+    from stateful_collectors.errors import (
+        CollectorError,
+        ExitStatus,
+        Interrupted,
+        describe_exception,
+    )
+
     args = _build_parser().parse_args(argv)
     verbose = args.verbose
     prefix = f"{PROG} {args.command}"
     try:
         return int(_dispatch(args))
     except CollectorError as exc:
+        interrupts.hold()
         if verbose and exc.__cause__ is not None:
             traceback.print_exception(exc.__cause__)
-        print(f"{prefix}: {exc}", file=sys.stderr)
+        print(f"{prefix}: {exc}", file=sys.stderr, flush=True)
         return int(exc.exit_status)
-    except KeyboardInterrupt:
-        print(f"{prefix}: interrupted", file=sys.stderr)
-        return int(ExitStatus.INTERRUPTED)
+    except KeyboardInterrupt as exc:
+        interrupts.hold()
+        print(f"{prefix}: interrupted", file=sys.stderr, flush=True)
+        return int(exc.exit_status if isinstance(exc, Interrupted) else ExitStatus.INTERRUPTED)
     except Exception as exc:
+        interrupts.hold()
         if verbose:
             traceback.print_exc()
         hint = "" if verbose else " (--verbose shows the traceback)"
-        print(f"{prefix}: failed: {describe_exception(exc)}{hint}", file=sys.stderr)
+        print(f"{prefix}: failed: {describe_exception(exc)}{hint}", file=sys.stderr, flush=True)
         return int(ExitStatus.FAILURE)
 
 

@@ -18,6 +18,17 @@ At start-up the values come from INI files (an explicit file, the
 A mistake produces one `ConfigError` line naming the file, section, option and
 value, and what to do.
 
+A config file is read only if it is a regular file of at most 1 MiB (a FIFO
+or a device is refused without blocking). A section that the collector does
+not read (its spec's sections and the library's `[rabbitmq]`, `[outbox]`,
+`[run]` and `[postgresql]`) is a mistake when it comes from a file named
+explicitly or from inline text; in files of the search path, which may hold
+other collectors' sections, only when it looks like a misspelling of a
+library section (`[outbx]`) or of one of the collector's own in another case.
+`[DEFAULT]` is refused (configparser would copy its options into every
+section), and so is an indented section header (it would silently become part
+of the value above it).
+
 Example:
     ```python
     from stateful_collectors.config import ConfigSource, ConfigSpec
@@ -46,12 +57,15 @@ from pathlib import Path
 from typing import Any
 
 from stateful_collectors._value import Value
-from stateful_collectors.errors import ConfigError, ConfigSpecError
+from stateful_collectors.errors import ConfigError, ConfigSpecError, describe_exception
+from stateful_collectors.fs import read_limited_file
 
 __all__ = [
     "CONFIG_ENV_VAR",
     "CONVERTERS",
     "CombinedSpecPattern",
+    "LIBRARY_SECTIONS",
+    "MAX_CONFIG_BYTES",
     "ConfigSection",
     "ConfigSource",
     "ConfigSpec",
@@ -66,6 +80,32 @@ __all__ = [
 CONFIG_ENV_VAR = "STATEFUL_COLLECTORS_CONFIG"
 """Environment variable naming the config file(s) to read (separated by `:`)."""
 
+LIBRARY_SECTIONS = ("rabbitmq", "outbox", "run", "postgresql")
+"""The sections the library itself reads, known to every collector."""
+
+MAX_CONFIG_BYTES = 1 << 20
+"""The largest config file read (1 MiB); a larger one is refused as a mistake."""
+
+_SHOWN_VALUE_CHARS = 60
+"""Values longer than this are shortened when a message quotes them."""
+
+
+def shown(value: str) -> str:
+    """`repr(value)`, shortened when long: how messages quote a value from a file.
+
+    ```python
+    from stateful_collectors.config import shown
+
+    print(shown("30"))
+    #> '30'
+    print(shown("x" * 100))
+    #> 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... (100 characters)
+    ```
+    """
+    if len(value) <= _SHOWN_VALUE_CHARS:
+        return repr(value)
+    return f"{value[:50]!r}... ({len(value)} characters)"
+
 
 # ---------------------------------------------------------------- converters
 
@@ -75,6 +115,9 @@ def _to_str(value: str) -> str:
 
 
 def _to_int(value: str) -> int:
+    digits = value.strip().replace("_", "").lstrip("+-")
+    if len(digits) > 100 and digits.isdigit():
+        raise ValueError("has more than 100 digits; write a smaller number")
     try:
         return int(value.replace("_", ""))
     except ValueError:
@@ -83,9 +126,12 @@ def _to_int(value: str) -> int:
 
 def _to_float(value: str) -> float:
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise ValueError("is not a number; write e.g. 2.5") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError("is not a finite number; write e.g. 2.5")
+    return number
 
 
 _TRUE = {"1", "yes", "true", "on", "y", "t"}
@@ -116,6 +162,10 @@ def _to_json(value: str) -> Any:
         return json.loads(value)
     except json.JSONDecodeError as exc:
         raise ValueError(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    except RecursionError:
+        raise ValueError("is JSON nested too deeply to be read") from None
+    except ValueError as exc:  # e.g. a number of more than 4300 digits
+        raise ValueError(f"is JSON that cannot be read ({str(exc).split(':')[0]})") from None
 
 
 def _to_datetime(value: str) -> dt.datetime:
@@ -141,8 +191,10 @@ CONVERTERS: dict[str, Callable[[str], Any]] = {
 """The built-in converters, by the name used after `::` in a spec.
 
 A converter takes the option's text and returns the value, or raises
-`ValueError` whose message completes the sentence "the value ...".
-Naive date-times are taken as UTC; `path` expands `~`.
+`ValueError` whose message completes the sentence "the value ...". Any other
+exception a converter raises (a custom one's too) is reported the same way, as
+a `ConfigError` naming the file, section and option. Naive date-times are
+taken as UTC; `path` expands `~`; `float` refuses `nan` and `inf`.
 """
 
 
@@ -475,12 +527,20 @@ class ConfigSource:
     """The raw text values of every section of some INI files or of inline text.
 
     Read it once per run; check it against any number of specs with `section`.
+    `explicit` says whether the files were named on purpose (`--config`,
+    `STATEFUL_COLLECTORS_CONFIG`, inline text) rather than found on the search
+    path: a section no collector spec reads is then a mistake (see
+    `check_sections`).
     """
 
-    def __init__(self, sections: Mapping[str, _RawSection], described_as: str) -> None:
+    def __init__(
+        self, sections: Mapping[str, _RawSection], described_as: str, *, explicit: bool = True
+    ) -> None:
         self._sections = dict(sections)
         self.described_as = described_as
         """Where the values came from, for error messages."""
+        self.explicit = explicit
+        """Whether the files were named on purpose (not found on the search path)."""
 
     # -- construction
 
@@ -490,23 +550,19 @@ class ConfigSource:
         return cls(_parse_ini(text, name), name)
 
     @classmethod
-    def from_files(cls, paths: Iterable[str | os.PathLike[str]]) -> ConfigSource:
-        """Read INI files in order; a later file's option overrides an earlier one's."""
+    def from_files(
+        cls, paths: Iterable[str | os.PathLike[str]], *, explicit: bool = True
+    ) -> ConfigSource:
+        """Read INI files in order; a later file's option overrides an earlier one's.
+
+        Each must be a regular UTF-8 text file of at most 1 MiB (`MAX_CONFIG_BYTES`).
+        """
         files = [Path(p) for p in paths]
         merged: dict[str, _RawSection] = {}
         for path in files:
+            data = read_limited_file(path, "config file", MAX_CONFIG_BYTES, error=ConfigError)
             try:
-                text = path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                raise ConfigError(
-                    f"{path}: config file not found; check the path or create the file"
-                ) from None
-            except IsADirectoryError:
-                raise ConfigError(f"{path}: is a directory, not a config file") from None
-            except PermissionError:
-                raise ConfigError(
-                    f"{path}: config file not readable (permission denied); fix its mode"
-                ) from None
+                text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise ConfigError(
                     f"{path}: config file is not UTF-8 text (byte {exc.start}); re-save it as UTF-8"
@@ -522,7 +578,7 @@ class ConfigSource:
                         raw.origin,
                     )
         described = ", ".join(str(p) for p in files) if files else "no config file"
-        return cls(merged, described)
+        return cls(merged, described, explicit=explicit)
 
     @classmethod
     def load(
@@ -537,13 +593,53 @@ class ConfigSource:
             if config_file is not None:
                 raise TypeError("give config_file or config_text, not both")
             return cls.from_text(config_text)
-        return cls.from_files(find_config_files(config_file, env))
+        env = os.environ if env is None else env
+        explicit = config_file is not None or bool(env.get(CONFIG_ENV_VAR))
+        return cls.from_files(find_config_files(config_file, env), explicit=explicit)
 
     # -- queries
 
     def has_section(self, name: str) -> bool:
         """Whether any of the sources has the section `[name]`."""
         return name in self._sections
+
+    def check_sections(self, spec: ConfigSpec | None) -> None:
+        """Refuse sections that neither `spec` nor the library reads, where that is a mistake.
+
+        Known sections are the spec's and `LIBRARY_SECTIONS`. An unknown one is a
+        `ConfigError` when the files were named explicitly (or the text was
+        given inline), with a hint when its name is one or two letters away
+        from a known one. In files of the search path, which may hold other
+        collectors' sections, it is an error only when it looks like a
+        misspelling of a library section (`[outbx]`, `[Outbox]`) or differs
+        from one of the spec's only in case: a likely mistake that would
+        otherwise leave the intended section unread. Names that differ only by
+        numbering (`[feed]`, `[feed_1]`, `[feed-2]`) are never misspellings.
+        """
+        own = list(spec.sections if spec is not None else ())
+        known = [*own, *LIBRARY_SECTIONS]
+        for name, raw in self._sections.items():
+            if name in known:
+                continue
+            if self.explicit:
+                close = _closest_name(name, known)
+            else:  # other collectors' sections may look like this one's: [cert_pl], [cert_at]
+                close = _closest_name(name, LIBRARY_SECTIONS) or next(
+                    (section for section in own if section.lower() == name.lower()), None
+                )
+            if close is not None:
+                raise ConfigError(
+                    f"{raw.origin}: unknown section [{_shown_name(name)}] (did you mean "
+                    f"[{close}]?); rename it, or it is not read at all"
+                )
+            if self.explicit:
+                listed = ", ".join(f"[{section}]" for section in own)
+                reads = f"this collector reads {listed} and " if own else "this collector reads "
+                raise ConfigError(
+                    f"{raw.origin}: unknown section [{_shown_name(name)}]; {reads}"
+                    f"the library's {', '.join(f'[{s}]' for s in LIBRARY_SECTIONS)}: remove it "
+                    "(a file of the config search path may hold other collectors' sections)"
+                )
 
     def section(self, spec: ConfigSpec, name: str | None = None) -> ConfigSection:
         """Check section `name` (default: the spec's first) and return converted values.
@@ -557,8 +653,12 @@ class ConfigSource:
         if raw is None:
             if section_spec.required:
                 required = ", ".join(o.name for o in section_spec.options.values() if o.required)
+                misspelt = [
+                    other for other in self._sections if _closest_name(other, [name]) is not None
+                ]
+                meant = f" (is [{_shown_name(misspelt[0])}] meant to be it?)" if misspelt else ""
                 raise ConfigError(
-                    f"{self._where_missing()}: section [{name}] is missing; "
+                    f"{self._where_missing()}: section [{name}] is missing{meant}; "
                     f"add it with the options: {required}"
                 )
             raw = _RawSection({}, {}, self.described_as)
@@ -576,14 +676,20 @@ class ConfigSource:
                 if not text:  # `name = :: conv`: optional and unset
                     try:
                         values[option.name] = spec.converters[option.converter](text)
-                    except ValueError:
+                    except Exception:
                         values[option.name] = None  # the converter has no "empty" value
                     continue
             try:
                 values[option.name] = spec.converters[option.converter](text)
-            except ValueError as exc:
+            except Exception as exc:
+                problem = (
+                    _shortened(str(exc).splitlines()[0], 120)
+                    if isinstance(exc, ValueError) and str(exc).strip()
+                    else f"cannot be converted by {option.converter!r} "
+                    f"({_shortened(describe_exception(exc), 120)})"
+                )
                 raise ConfigError(
-                    f"{where}: [{name}] option {option.name!r} = {text!r}: the value {exc}"
+                    f"{where}: [{name}] option {option.name!r} = {shown(text)}: the value {problem}"
                 ) from None
         for option_name, text in raw.values.items():
             if option_name in section_spec.options:
@@ -597,7 +703,7 @@ class ConfigSource:
             suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
             known = ", ".join(section_spec.options) or "none"
             raise ConfigError(
-                f"{raw.origins[option_name]}: [{name}] unknown option {option_name!r}"
+                f"{raw.origins[option_name]}: [{name}] unknown option {shown(option_name)}"
                 f"{suggestion}; known options: {known}"
             )
         return ConfigSection(name, values, raw.origin)
@@ -612,33 +718,100 @@ class ConfigSource:
         return self.described_as
 
 
+def _shortened(text: str, limit: int = _SHOWN_VALUE_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _shown_name(name: str) -> str:
+    return _shortened(name.encode("unicode_escape").decode("ascii"))
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance of `a` and `b`, or `limit + 1` once it exceeds `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, start=1):
+        current = [i]
+        for j, char_b in enumerate(b, start=1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
+            )
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+def _closest_name(name: str, known: Iterable[str]) -> str | None:
+    """The known section `name` is probably a misspelling of, if any (see `check_sections`)."""
+    lowered = name.lower()
+    for candidate in known:
+        limit = 1 if len(candidate) <= 4 else 2
+        if _edit_distance(lowered, candidate.lower(), limit) > limit:
+            continue
+        if _NUMBERING_RE.sub("", lowered) == _NUMBERING_RE.sub("", candidate.lower()) and (
+            re.search(r"\d", lowered + candidate)
+        ):
+            continue  # feed, feed_1, feed-2: numbered siblings, not a misspelling
+        return candidate
+    return None
+
+
+_NUMBERING_RE = re.compile(r"[\d_.-]")
+_INDENTED_HEADER_RE = re.compile(r"^[ \t]+\[\s*[A-Za-z_][\w.-]*\s*\]\s*$")
+_NO_DEFAULT_SECTION = "\x00no default section"  # configparser's [DEFAULT] becomes a plain section
+
+
 def _parse_ini(text: str, name: str) -> dict[str, _RawSection]:
+    for number, line in enumerate(text.split("\n"), start=1):
+        if _INDENTED_HEADER_RE.match(line):
+            raise ConfigError(
+                f"{name}: line {number}: the section header {line.strip()!r} is indented, so it "
+                "would be read as part of the value above it; start it at the beginning of "
+                "the line"
+            )
     parser = configparser.ConfigParser(
-        interpolation=None, strict=True, comment_prefixes=("#", ";"), inline_comment_prefixes=None
+        interpolation=None,
+        strict=True,
+        comment_prefixes=("#", ";"),
+        inline_comment_prefixes=None,
+        default_section=_NO_DEFAULT_SECTION,
     )
     try:
         parser.read_string(text, source=name)
     except configparser.MissingSectionHeaderError as exc:
         raise ConfigError(
-            f"{name}: line {exc.lineno}: {exc.line.strip()!r} comes before any [section] header"
+            f"{name}: line {exc.lineno}: {shown(exc.line.strip())} comes before any "
+            "[section] header"
         ) from None
     except configparser.DuplicateSectionError as exc:
         raise ConfigError(
-            f"{name}: line {exc.lineno}: section [{exc.section}] appears twice; merge them"
+            f"{name}: line {exc.lineno}: section [{_shown_name(exc.section)}] appears twice; "
+            "merge them"
         ) from None
     except configparser.DuplicateOptionError as exc:
         raise ConfigError(
-            f"{name}: line {exc.lineno}: [{exc.section}] option {exc.option!r} appears twice; "
-            "keep one"
+            f"{name}: line {exc.lineno}: [{_shown_name(exc.section)}] option {shown(exc.option)} "
+            "appears twice; keep one"
         ) from None
     except configparser.ParsingError as exc:
         # configparser keeps repr(line) in exc.errors; quote the line from the text instead
         lineno = exc.errors[0][0] if exc.errors else 0
-        lines = text.splitlines()
+        lines = text.split("\n")  # configparser counts lines as StringIO splits them
         line = lines[lineno - 1] if 0 < lineno <= len(lines) else ""
         raise ConfigError(
-            f"{name}: line {lineno}: cannot parse {line.strip()!r}; write 'option = value'"
+            f"{name}: line {lineno}: cannot parse {shown(line.strip())}; write 'option = value'"
         ) from None
+    except configparser.Error as exc:
+        raise ConfigError(f"{name}: {_shortened(describe_exception(exc), 120)}") from None
+    if parser.has_section("DEFAULT"):
+        lines = text.split("\n")
+        lineno = next((n for n, line in enumerate(lines, 1) if line.strip() == "[DEFAULT]"), 0)
+        raise ConfigError(
+            f"{name}: line {lineno}: [DEFAULT] is not supported: its options would apply to "
+            "every section, the library's too; put each option in the section that reads it"
+        )
     return {
         section: _RawSection(
             dict(parser.items(section, raw=True)),

@@ -16,6 +16,13 @@ Endpoints (all GET unless noted):
   matching `If-None-Match` or a recent enough `If-Modified-Since` gets
   `304 Not Modified` with no body.
 
+Every reader runs it, so it takes any request without falling over: a query
+it cannot use gets `400 Bad Request` (times near either end of the calendar
+included), a connection idle for 10 seconds is closed, a request body is read
+and may hold at most 64 KiB (`413` beyond), one `POST /add` creates at most
+100,000 items, and the feed keeps the newest 200,000 (older ones are dropped).
+New endpoints are one entry each in the handler's routing table (`ROUTES`).
+
 Each item looks like
 `{"id": 7, "time": "2026-11-27T20:07:00Z", "severity": "high", "title": "Demo advisory 7"}`;
 ids count up from 1 and times never go backwards.
@@ -44,23 +51,45 @@ import datetime as dt
 import email.utils
 import io
 import json
+import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
-__all__ = ["DemoFeed", "FeedServer", "format_time", "parse_time", "serve_forever"]
+__all__ = [
+    "IDLE_TIMEOUT",
+    "MAX_ADD",
+    "MAX_BODY_BYTES",
+    "MAX_ITEMS",
+    "DemoFeed",
+    "FeedServer",
+    "format_time",
+    "parse_time",
+    "serve_forever",
+]
 
 _SEVERITIES = ("low", "medium", "high")
-_MAX_ADD = 100_000  # items one POST /add may create
+MAX_ADD = 100_000
+"""The most items one `POST /add` may create."""
+MAX_ITEMS = 200_000
+"""The most items the feed keeps; adding more drops the oldest."""
+MAX_BODY_BYTES = 64 * 1024
+"""The largest request body the feed reads (it uses none; `413` beyond)."""
+IDLE_TIMEOUT = 10.0
+"""Seconds a connection may stay silent before the feed closes it."""
 
 
 def format_time(moment: dt.datetime) -> str:
-    """`2026-11-27T20:00:00Z`: UTC, whole seconds (such strings sort like the times)."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """`2026-11-27T20:00:00Z`: UTC, whole seconds (such strings sort like the times).
+
+    Raises `OverflowError` for a time that is not in years 1 to 9999 once in UTC.
+    """
+    utc = moment.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None)
+    return utc.isoformat() + "Z"
 
 
 def parse_time(text: str) -> dt.datetime:
@@ -76,6 +105,7 @@ class DemoFeed:
         history: how many items exist from the start.
         start: the time of item 1 (default: `history` steps before now).
         step: the time between two consecutive items.
+        max_items: how many items the feed keeps (`MAX_ITEMS`); the oldest go first.
     """
 
     def __init__(
@@ -84,38 +114,57 @@ class DemoFeed:
         *,
         start: str | dt.datetime | None = None,
         step: dt.timedelta = dt.timedelta(minutes=1),
+        max_items: int = MAX_ITEMS,
     ) -> None:
         if isinstance(start, str):
             start = parse_time(start)
         if start is None:
             start = dt.datetime.now(dt.UTC).replace(microsecond=0) - step * history
         self.step = step
+        self.max_items = max_items
         self._lock = threading.Lock()
         self._items: list[dict[str, Any]] = []
         self._times: list[str] = []
+        self._added = 0  # items ever added: the last id, and the ETag
         self._next_time = start
         self.add(history)
 
     def add(self, count: int = 1, *, same_time: bool = False) -> list[dict[str, Any]]:
-        """Append `count` new items (all with one timestamp if `same_time`); return them."""
+        """Append `count` new items (all with one timestamp if `same_time`); return them.
+
+        The feed keeps the newest `max_items`: older ones are dropped. Raises
+        `ValueError` (adding nothing) when the items' times would pass the end
+        of year 9999.
+        """
         added = []
         with self._lock:
             moment = self._next_time
-            for _ in range(count):
-                number = len(self._items) + 1
+            try:
+                times = [
+                    format_time(moment + (0 * self.step if same_time else i * self.step))
+                    for i in range(count)
+                ]
+                next_time = moment + self.step * (1 if same_time else count) if count else moment
+            except OverflowError:
+                raise ValueError("the feed's times would pass the end of year 9999") from None
+            for when in times:
+                self._added += 1
+                number = self._added
                 item: dict[str, Any] = {
                     "id": number,
-                    "time": format_time(moment),
+                    "time": when,
                     "severity": _SEVERITIES[number % len(_SEVERITIES)],
                     "title": f"Demo advisory {number}",
                 }
                 self._items.append(item)
-                self._times.append(item["time"])
+                self._times.append(when)
                 added.append(item)
-                if not same_time:
-                    moment += self.step
-            self._next_time = moment + self.step if same_time and count else moment
-        return added
+            excess = len(self._items) - self.max_items
+            if excess > 0:
+                del self._items[:excess]
+                del self._times[:excess]
+            self._next_time = next_time
+        return added[-self.max_items :]
 
     def add_live(self) -> dict[str, Any]:
         """Append one item stamped with the current time (never earlier than the last)."""
@@ -132,7 +181,7 @@ class DemoFeed:
             if since is None:
                 start = 0
             else:
-                key = format_time(parse_time(since))
+                key = format_time(parse_time(since))  # ValueError, OverflowError: caller's
                 find = bisect.bisect_left if inclusive else bisect.bisect_right
                 start = find(self._times, key)
             end = len(self._items) if limit is None else min(len(self._items), start + limit)
@@ -145,20 +194,27 @@ class DemoFeed:
         """An ETag and the newest item's time: they change whenever an item is added."""
         with self._lock:
             newest = self._times[-1] if self._times else None
-            return f'"{len(self._items)}"', newest
+            return f'"{self._added}"', newest
 
-    def serve(self, host: str = "127.0.0.1", port: int = 0) -> FeedServer:
-        """Start serving in a background thread (port 0 picks a free port)."""
-        return FeedServer(self, host, port)
+    def serve(
+        self, host: str = "127.0.0.1", port: int = 0, *, idle_timeout: float = IDLE_TIMEOUT
+    ) -> FeedServer:
+        """Start serving in a background thread (port 0 picks a free port).
+
+        A connection that stays silent for `idle_timeout` seconds is closed.
+        """
+        return FeedServer(self, host, port, idle_timeout=idle_timeout)
 
 
 class FeedServer:
     """A running demo feed; use as a context manager, or call `close()`."""
 
-    def __init__(self, feed: DemoFeed, host: str, port: int) -> None:
+    def __init__(
+        self, feed: DemoFeed, host: str, port: int, *, idle_timeout: float = IDLE_TIMEOUT
+    ) -> None:
         self.feed = feed
-        handler = type("BoundHandler", (_Handler,), {"feed": feed})
-        self._server = ThreadingHTTPServer((host, port), handler)
+        handler = type("BoundHandler", (_Handler,), {"feed": feed, "timeout": idle_timeout})
+        self._server = _QuietServer((host, port), handler)
         self._server.daemon_threads = True
         self.host, self.port = str(self._server.server_address[0]), self._server.server_address[1]
         self.url = f"http://{self.host}:{self.port}"
@@ -181,34 +237,102 @@ class FeedServer:
         self.close()
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """The HTTP server, without a traceback on stderr when a client goes away mid-answer."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A request whose client vanished: nothing to answer, nothing to print."""
+
+
+class _BadRequest(Exception):
+    """A request the feed cannot use: answered with 400 (or the status given)."""
+
+    def __init__(self, message: str, status: HTTPStatus = HTTPStatus.BAD_REQUEST) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+_Route = Callable[["_Handler", dict[str, str]], None]
+
+
 class _Handler(BaseHTTPRequestHandler):
+    """Answers every request: a route's answer, 400, 404, 413, or 500 at worst; never a drop."""
+
     feed: DemoFeed
     server_version = "stateful-collectors-demo-feed/1"
+    timeout = IDLE_TIMEOUT  # a connection silent this long is closed (socketserver applies it)
+    ROUTES: ClassVar[dict[tuple[str, str], _Route]] = {}
+    """`(method, path)` -> the method that answers it (filled in below the class)."""
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
         """Stay quiet: no line per request (`demo-feed` prints one per new item instead)."""
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-        url = urllib.parse.urlsplit(self.path)
-        query = dict(urllib.parse.parse_qsl(url.query))
-        if url.path in ("/", "/index.html"):
-            self._send(HTTPStatus.OK, "text/plain; charset=utf-8", _HELP.encode())
-            return
-        if url.path not in ("/items.json", "/items.csv"):
-            self._send(HTTPStatus.NOT_FOUND, "text/plain", b"not found; try /items.json\n")
-            return
+        self._answer("GET")
+
+    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        self._answer("POST")
+
+    def _answer(self, method: str) -> None:
+        try:
+            self._read_body()
+            url = urllib.parse.urlsplit(self.path)
+            try:
+                query = dict(urllib.parse.parse_qsl(url.query, max_num_fields=20))
+            except ValueError as exc:
+                raise _BadRequest(f"bad query: {exc}") from None
+            route = self.ROUTES.get((method, url.path))
+            if route is None:
+                hint = "try POST /add" if method == "POST" else "try /items.json"
+                self._send(HTTPStatus.NOT_FOUND, "text/plain", f"not found; {hint}\n".encode())
+                return
+            route(self, query)
+        except _BadRequest as exc:
+            self._send(exc.status, "text/plain", f"{exc}\n".encode())
+        except OSError:  # the client went away: nobody to answer
+            self.close_connection = True
+        except Exception as exc:  # a bug of the feed: still an answer, not a dropped request
+            message = f"internal error: {type(exc).__name__}\n".encode()
+            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, "text/plain", message)
+
+    def _read_body(self) -> None:
+        """Read (and drop) the request's body, at most `MAX_BODY_BYTES`."""
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            raise _BadRequest("send the body with a Content-Length", HTTPStatus.LENGTH_REQUIRED)
+        length_text = self.headers.get("Content-Length", "0").strip() or "0"
+        if not length_text.isdigit() or len(length_text) > 18:
+            self.close_connection = True
+            raise _BadRequest(f"bad Content-Length: {length_text[:40]!r}")
+        length = int(length_text)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            raise _BadRequest(
+                f"the body holds {length} bytes; the feed reads at most {MAX_BODY_BYTES}",
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            )
+        while length > 0:
+            chunk = self.rfile.read(min(length, 65536))
+            if not chunk:
+                raise ConnectionError("the client closed the connection mid-body")
+            length -= len(chunk)
+
+    # -- the routes
+
+    def _get_help(self, query: dict[str, str]) -> None:
+        self._send(HTTPStatus.OK, "text/plain; charset=utf-8", _HELP.encode())
+
+    def _get_items(self, query: dict[str, str]) -> None:
         etag, newest = self.feed.version()
         if self._not_modified(etag, newest):
             self.send_response(HTTPStatus.NOT_MODIFIED)
             self.send_header("ETag", etag)
             self.end_headers()
             return
-        try:
-            items = self._query_items(query)
-        except ValueError as exc:
-            self._send(HTTPStatus.BAD_REQUEST, "text/plain", f"bad query: {exc}\n".encode())
-            return
-        if url.path == "/items.json":
+        items = self._query_items(query)
+        if urllib.parse.urlsplit(self.path).path == "/items.json":
             body = json.dumps(items).encode()
             content_type = "application/json"
         else:
@@ -221,31 +345,38 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _query_items(self, query: dict[str, str]) -> list[dict[str, Any]]:
         if "since" in query and "from" in query:
-            raise ValueError("give since or from, not both")
+            raise _BadRequest("bad query: give since or from, not both")
         since = query.get("since", query.get("from"))
         limit = None
         if "limit" in query:
-            limit = int(query["limit"])
+            text = query["limit"].strip()
+            if not text.lstrip("-").isdigit() or len(text) > 30:
+                raise _BadRequest(f"bad query: limit {text[:40]!r} is not a whole number")
+            limit = int(text)
             if limit < 0:
-                raise ValueError("limit cannot be negative")
-        return self.feed.items(since, inclusive="from" in query, limit=limit)
-
-    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-        url = urllib.parse.urlsplit(self.path)
-        query = dict(urllib.parse.parse_qsl(url.query))
-        if url.path != "/add":
-            self._send(HTTPStatus.NOT_FOUND, "text/plain", b"not found; try POST /add\n")
-            return
+                raise _BadRequest("bad query: limit cannot be negative")
         try:
-            count = int(query.get("count", "1"))
-        except ValueError:
-            count = -1
-        if not 0 <= count <= _MAX_ADD:
-            message = f"count must be a whole number from 0 to {_MAX_ADD}\n"
-            self._send(HTTPStatus.BAD_REQUEST, "text/plain", message.encode())
-            return
-        added = self.feed.add(count, same_time=query.get("same_time") in ("1", "true", "yes"))
+            return self.feed.items(since, inclusive="from" in query, limit=limit)
+        except (ValueError, OverflowError) as exc:
+            shown = since[:40] if since is not None else ""
+            raise _BadRequest(
+                f"bad query: {shown!r} is not a time the feed can use ({exc}); "
+                "write e.g. 2026-11-27T20:00:00Z"
+            ) from None
+
+    def _post_add(self, query: dict[str, str]) -> None:
+        text = query.get("count", "1").strip()
+        count = int(text) if text.isdigit() and len(text) <= 7 else -1
+        if not 0 <= count <= MAX_ADD:
+            raise _BadRequest(f"count must be a whole number from 0 to {MAX_ADD}")
+        same_time = query.get("same_time") in ("1", "true", "yes")
+        try:
+            added = self.feed.add(count, same_time=same_time)
+        except ValueError as exc:
+            raise _BadRequest(f"cannot add: {exc}") from None
         self._send(HTTPStatus.OK, "application/json", json.dumps(added).encode())
+
+    # -- helpers
 
     def _not_modified(self, etag: str, newest: str | None) -> bool:
         if_none_match = self.headers.get("If-None-Match")
@@ -255,11 +386,11 @@ class _Handler(BaseHTTPRequestHandler):
         if if_modified_since and newest:
             try:
                 since = email.utils.parsedate_to_datetime(if_modified_since)
-            except (TypeError, ValueError):
+                if since.tzinfo is None:  # "-0000" means UTC without saying so
+                    since = since.replace(tzinfo=dt.UTC)
+                return parse_time(newest) <= since
+            except Exception:  # a date the feed cannot read: answer in full
                 return False
-            if since.tzinfo is None:  # "-0000" means UTC without saying so
-                since = since.replace(tzinfo=dt.UTC)
-            return parse_time(newest) <= since
         return False
 
     def _send(
@@ -274,8 +405,41 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
+        if self.close_connection:
+            _drain(self.connection)
+
+
+_Handler.ROUTES.update(
+    {
+        ("GET", "/"): _Handler._get_help,
+        ("GET", "/index.html"): _Handler._get_help,
+        ("GET", "/items.json"): _Handler._get_items,
+        ("GET", "/items.csv"): _Handler._get_items,
+        ("POST", "/add"): _Handler._post_add,
+    }
+)
+
+
+def _drain(connection: socket.socket, limit: int = 16 * MAX_BODY_BYTES) -> None:
+    """Before closing: read what the client still sends (briefly), so the answer reaches it.
+
+    Closing a socket with unread data resets the connection, and the client may
+    then lose the answer it was sent (`413`, say).
+    """
+    try:
+        connection.shutdown(socket.SHUT_WR)
+        connection.settimeout(1.0)
+        while limit > 0:
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            limit -= len(chunk)
+    except OSError:
+        pass
 
 
 def _to_csv(items: list[dict[str, Any]]) -> str:
@@ -310,7 +474,7 @@ def serve_forever(
     start: dt.datetime | None = None,
 ) -> int:
     """Serve a feed until Ctrl+C, adding one item every `interval` seconds (0: never)."""
-    feed = DemoFeed(history, start=start)
+    feed = DemoFeed(min(history, MAX_ITEMS), start=start)
     with feed.serve(host, port) as server:
         print(
             f"demo feed with {len(feed)} items at {server.url}/items.json "

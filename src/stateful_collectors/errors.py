@@ -28,10 +28,13 @@ __all__ = [
     "ConfigError",
     "ConfigSpecError",
     "DeadlineExceeded",
+    "DownloadError",
     "ExitStatus",
+    "Interrupted",
     "LockLostError",
     "PublishError",
     "StateFileError",
+    "StateSaveError",
     "UsageError",
     "describe_exception",
 ]
@@ -55,15 +58,16 @@ class ExitStatus(enum.IntEnum):
     CONFIG_ERROR = 3
     """A config file, option or value is wrong; nothing was fetched."""
     STATE_ERROR = 4
-    """The state is damaged, unsafe to load or cannot be saved; it was left untouched."""
+    """The state is damaged, unsafe, or cannot be saved; or a file or directory the run
+    writes (state dir, lock file, outbox) is unsafe: it was left untouched."""
     ALREADY_RUNNING = 5
     """Another instance of the same collector holds the lock; this one did nothing."""
     LOCK_LOST = 6
     """Another run took over the state while this one ran; this run's save was refused."""
     TIMED_OUT = 124
-    """The run's deadline passed; the state was not advanced (the same status as timeout(1))."""
+    """The run's deadline passed; nothing more was fetched or saved (the status of timeout(1))."""
     INTERRUPTED = 130
-    """Stopped by Ctrl+C, SIGTERM or SIGHUP; the state was not advanced."""
+    """Stopped by Ctrl+C (SIGINT), SIGTERM or SIGHUP; nothing more was fetched or saved."""
 
 
 class CollectorError(Exception):
@@ -100,6 +104,14 @@ class StateFileError(CollectorError):
     exit_status = ExitStatus.STATE_ERROR
 
 
+class StateSaveError(StateFileError):
+    """Saving the state failed after everything was published; the old state is kept.
+
+    The run's summary line adds the consequence: the next run publishes the
+    same messages again.
+    """
+
+
 class AlreadyRunningError(CollectorError):
     """Another process holds the collector's single-instance lock."""
 
@@ -118,16 +130,52 @@ class PublishError(CollectorError):
     exit_status = ExitStatus.FAILURE
 
 
+class DownloadError(CollectorError):
+    """A download failed: an HTTP error status, too slow (the whole download), or too big.
+
+    Attributes:
+        url: what was being downloaded.
+        status: the HTTP status of an error response, or `None` (network, limits).
+    """
+
+    exit_status = ExitStatus.FAILURE
+
+    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+
+
 class CollectorStopped(CollectorError):
     """`stop()` was called (Ctrl+C, SIGTERM): the run ended early, state not advanced."""
 
     exit_status = ExitStatus.INTERRUPTED
 
 
-class DeadlineExceeded(CollectorError):
-    """The run's deadline passed before it finished; nothing was saved."""
+class Interrupted(KeyboardInterrupt):
+    """A signal (SIGINT, SIGTERM, SIGHUP) stopped the run; nothing more is fetched or saved.
+
+    It derives from `KeyboardInterrupt`, not `Exception`, so that an
+    `except Exception:` in a collector's own code does not swallow it.
+    """
+
+    exit_status: ExitStatus = ExitStatus.INTERRUPTED
+    signum: int | None = None
+    """The signal that raised it, when one did."""
+
+
+class DeadlineExceeded(Interrupted):
+    """The run's deadline passed before it finished; it stops like an interrupted run.
+
+    Attributes:
+        seconds: the deadline, in seconds from the start of the run.
+    """
 
     exit_status = ExitStatus.TIMED_OUT
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"deadline passed ({seconds:g} s)")
+        self.seconds = seconds
 
 
 def describe_exception(exc: BaseException) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from stateful_collectors.collectors.base import AbstractBaseCollector, BaseCollector
+from stateful_collectors.collectors.base import AbstractBaseCollector, BaseCollector, QueuedBase
 from stateful_collectors.errors import CollectorImportError, UsageError, describe_exception
 
 __all__ = ["add_collector_entry_point_functions", "load_collector_class", "script_entries"]
@@ -46,6 +46,9 @@ def _import_module(module_part: str) -> ModuleType:
         sys.modules[module_name] = module
         try:
             spec.loader.exec_module(module)
+        except SystemExit as exc:
+            del sys.modules[module_name]
+            raise _exited_on_import(str(path), exc) from None
         except Exception as exc:
             del sys.modules[module_name]
             raise CollectorImportError(f"cannot import {path}: {describe_exception(exc)}") from exc
@@ -54,6 +57,8 @@ def _import_module(module_part: str) -> ModuleType:
         sys.path.insert(0, os.getcwd())
     try:
         return importlib.import_module(module_part)
+    except SystemExit as exc:
+        raise _exited_on_import(module_part, exc) from None
     except Exception as exc:
         missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
         if missing and (module_part == missing or module_part.startswith(missing + ".")):
@@ -66,11 +71,44 @@ def _import_module(module_part: str) -> ModuleType:
         ) from exc
 
 
-def load_collector_class(target: str) -> type[AbstractBaseCollector]:
+def _exited_on_import(module: str, exc: SystemExit) -> UsageError:
+    return UsageError(
+        f"{module} called sys.exit({exc.code!r}) while being imported, so it names no collector; "
+        'run its code only under `if __name__ == "__main__":`'
+    )
+
+
+def _why_not_runnable(cls: type[AbstractBaseCollector]) -> str | None:
+    """Why a collector class cannot be run as it is (an abstract base), or `None`."""
+    if cls.__module__.split(".")[0] == "stateful_collectors":
+        return "is one of the library's base classes; run a subclass of your own"
+    if issubclass(cls, BaseCollector) and cls.raw_type is None:
+        return "is an abstract base (it sets no raw_type); run a subclass that sets one"
+    if cls.run is AbstractBaseCollector.run:
+        return "defines no run(); run a subclass that does"
+    if (
+        issubclass(cls, QueuedBase)
+        and cls.run is QueuedBase.run
+        and cls.start_publishing is QueuedBase.start_publishing
+    ):
+        return "defines no start_publishing(); run a subclass that does"
+    abstract = getattr(cls, "__abstractmethods__", None)
+    if abstract:
+        return f"is abstract (it lacks {', '.join(sorted(abstract))}); run a concrete subclass"
+    return None
+
+
+def load_collector_class(target: str, *, to_run: bool = True) -> type[AbstractBaseCollector]:
     """Import `MODULE:CLASS` (dotted module or path to a .py file) and return the class.
 
+    With `to_run` (the `run` command), an abstract class is refused too: one
+    of the library's bases, or a class without `raw_type`, `run()` or
+    `start_publishing()`. The `state` commands only need the class's config
+    and state, and pass `to_run=False`.
+
     Raises:
-        UsageError: the target is malformed or names nothing (exit status 2).
+        UsageError: the target is malformed, names nothing, names an abstract
+            class, or its module exits while being imported (exit status 2).
         CollectorImportError: the module raised while being imported (exit status 1).
     """
     module_part, sep, class_part = target.rpartition(":")
@@ -86,6 +124,9 @@ def load_collector_class(target: str) -> type[AbstractBaseCollector]:
             raise UsageError(f"module {module.__name__!r} has no class {class_part!r}")
     if not (isinstance(obj, type) and issubclass(obj, AbstractBaseCollector)):
         raise UsageError(f"{target!r} is not a collector class (a subclass of BaseCollector)")
+    reason = _why_not_runnable(obj) if to_run else None
+    if reason is not None:
+        raise UsageError(f"{target!r} {reason}")
     return obj
 
 

@@ -1,11 +1,17 @@
 """One run of a collector as a process: what `stateful-collectors run` and console scripts do.
 
-`run_collector(cls)` builds the collector from its config, runs it once
-(`run_collection()`), closes it and prints exactly one summary line on stderr:
-the outcome, how many messages were published and where, and whether the state
-was saved. It returns the exit status (`stateful_collectors.errors.ExitStatus`)
-and never raises for user mistakes. `collector_main(cls)` wraps it as the
-`main()` of a console script.
+`run_collector(cls)` reads the config, builds the collector, runs it once
+(`run_collection()`) within the run's deadline, closes it and prints exactly
+one summary line on stderr: the outcome, how many messages were published and
+where, and whether the state was saved. It returns the exit status
+(`stateful_collectors.errors.ExitStatus`) and never raises for user mistakes.
+`collector_main(cls)` wraps it as the `main()` of a console script.
+
+Signals and the deadline (see `stateful_collectors.interrupts`): SIGINT,
+SIGTERM and SIGHUP end the run with status 130, its deadline with 124; the
+state is not saved (a save already under way completes, and the line says
+so). The deadline is `--deadline SECONDS`, else `[run] deadline` in the
+config, else one hour.
 
 The runner relies only on what `AbstractBaseCollector` declares
 (`run_collection`, `close`, `published_count`, `sink_description`,
@@ -16,21 +22,83 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
-import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from stateful_collectors.errors import CollectorError, ExitStatus, describe_exception
+from stateful_collectors import interrupts
+from stateful_collectors.config import ConfigSource, ConfigSpec
+from stateful_collectors.errors import (
+    CollectorError,
+    ExitStatus,
+    Interrupted,
+    StateSaveError,
+    describe_exception,
+)
 
 if TYPE_CHECKING:
     from stateful_collectors.collectors.base import AbstractBaseCollector
 
-__all__ = ["add_run_options", "collector_main", "configure_logging", "run_collector"]
+__all__ = [
+    "DEFAULT_DEADLINE",
+    "MAX_DEADLINE",
+    "add_run_options",
+    "collector_main",
+    "configure_logging",
+    "parse_seconds",
+    "run_collector",
+]
 
 log = logging.getLogger("stateful_collectors")
+
+DEFAULT_DEADLINE = 3600.0
+"""A run's deadline, in seconds, unless `[run] deadline` or `--deadline` sets another."""
+MAX_DEADLINE = 7 * 24 * 3600.0
+"""The longest deadline accepted: a week (a collector run is short by nature)."""
+
+
+def parse_seconds(text: str) -> float:
+    """A deadline in seconds: a number greater than 0, at most `MAX_DEADLINE`.
+
+    Raises `ValueError` whose message completes "the value ..." (the config
+    converter's convention).
+
+    ```python
+    from stateful_collectors.runner import parse_seconds
+
+    print(parse_seconds("90"), parse_seconds("2.5"))
+    #> 90.0 2.5
+    for text in ["0", "nan", "1e9", "soon"]:
+        try:
+            parse_seconds(text)
+        except ValueError as error:
+            print(f"{text}: {error}")
+            #> 0: is not a number of seconds greater than 0; write e.g. 3600
+            #> nan: is not a number of seconds greater than 0; write e.g. 3600
+            #> 1e9: is more than a week (604800 s); a run should not need that long
+            #> soon: is not a number of seconds greater than 0; write e.g. 3600
+    ```
+    """
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError("is not a number of seconds greater than 0; write e.g. 3600")
+    if seconds > MAX_DEADLINE:
+        raise ValueError(
+            f"is more than a week ({MAX_DEADLINE:g} s); a run should not need that long"
+        )
+    return seconds
+
+
+_RUN_SPEC = ConfigSpec.parse(
+    f"[run]\ndeadline = {DEFAULT_DEADLINE:g} :: seconds\n",
+    owner="the [run] section",
+    converters={"seconds": parse_seconds},
+)
 
 
 def configure_logging(verbose: bool) -> None:
@@ -45,18 +113,15 @@ def configure_logging(verbose: bool) -> None:
         logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 
-def _raise_keyboard_interrupt(signum: int, _frame: object) -> NoReturn:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def _summary(collector: AbstractBaseCollector, outcome: str) -> str:
+def _summary(
+    collector: AbstractBaseCollector, outcome: str, separator: str, save_failed: bool
+) -> str:
     published = collector.published_count
     sink = collector.sink_description
     if outcome == "ok":
         text = f"ok: published {published} message(s)" + (f" to {sink}" if sink else "")
-    else:  # "interrupted", or "failed: <reason>" (which may already name the sink)
+    else:  # "interrupted", "deadline passed (N s)" or "failed: <reason>" (may name the sink)
         where = f" to {sink}" if sink and sink not in outcome else ""
-        separator = ": " if outcome == "interrupted" else "; "
         done = (
             f"{published} message(s) published{where} before it stopped"
             if published
@@ -67,72 +132,126 @@ def _summary(collector: AbstractBaseCollector, outcome: str) -> str:
     if state_location is not None:
         if collector.state_saved:
             text += f"; state saved to {state_location}"
+        elif save_failed and published:
+            text += f"; state not saved; the next run publishes these {published} message(s) again"
         else:
             text += "; state not saved (the next run starts from the previous state)"
     return text
 
 
 def run_collector(
-    cls: type[AbstractBaseCollector], *, config_file: str | None = None, verbose: bool = False
+    cls: type[AbstractBaseCollector],
+    *,
+    config_file: str | None = None,
+    verbose: bool = False,
+    deadline: float | None = None,
 ) -> ExitStatus:
     """Run one collector as the command line does; return the exit status.
 
     Prints exactly one summary line on stderr: the outcome, how many messages
     were published and where, and whether the state was saved. Never raises for
-    user mistakes; Ctrl+C and SIGTERM give `ExitStatus.INTERRUPTED` with the
-    state not advanced.
+    user mistakes. SIGINT, SIGTERM and SIGHUP give `ExitStatus.INTERRUPTED`,
+    the deadline (`deadline` seconds, else `[run] deadline`, else
+    `DEFAULT_DEADLINE`) gives `ExitStatus.TIMED_OUT`; in both cases the state
+    is not advanced unless it was being saved (the line says which).
     """
     configure_logging(verbose)
+    own_handlers = not interrupts.installed()
+    if own_handlers:
+        interrupts.install()  # a no-op outside the main thread
+    try:
+        return _run(cls, config_file, verbose, deadline)
+    finally:
+        if own_handlers:
+            interrupts.restore()
+        else:
+            interrupts.cancel_deadline()
+
+
+def _run(
+    cls: type[AbstractBaseCollector],
+    config_file: str | None,
+    verbose: bool,
+    deadline: float | None,
+) -> ExitStatus:
     name = cls.__qualname__
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous_sigterm = (
-        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt) if in_main_thread else None
-    )
     collector: AbstractBaseCollector | None = None
     did_nothing = False  # nothing was attempted: the line is the error alone
+    separator = "; "
+    save_failed = False
     try:
-        try:
-            collector = cls(config_file=config_file)
-            collector.run_collection()
-            status, outcome = ExitStatus.SUCCESS, "ok"
-        except KeyboardInterrupt:
-            status, outcome = ExitStatus.INTERRUPTED, "interrupted"
-        except CollectorError as exc:
+        source = ConfigSource.load(config_file=config_file)
+        if deadline is None:
+            deadline = source.section(_RUN_SPEC, "run")["deadline"]
+        assert deadline is not None
+        interrupts.start_deadline(deadline)
+        collector = cls(config_source=source)
+        collector.run_collection()
+        interrupts.hold()
+        status, outcome = ExitStatus.SUCCESS, "ok"
+    except BaseException as exc:
+        interrupts.hold()  # from here on a signal changes nothing: the outcome is decided
+        if isinstance(exc, CollectorError):
             status, outcome = exc.exit_status, f"failed: {exc}"
+            save_failed = isinstance(exc, StateSaveError)
             if status == ExitStatus.INTERRUPTED:  # the collector's stop() was called
-                outcome = "interrupted"
+                outcome, separator = "interrupted", ": "
             if collector is None or exc.exit_status == ExitStatus.ALREADY_RUNNING:
                 did_nothing, outcome = True, str(exc)
-        except Exception as exc:
+        elif isinstance(exc, KeyboardInterrupt):
+            status, outcome, separator = ExitStatus.INTERRUPTED, "interrupted", ": "
+        elif isinstance(exc, Exception):
             if verbose:
                 log.exception("%s failed", name)
             hint = "" if verbose else " (--verbose shows the traceback)"
             status, outcome = ExitStatus.FAILURE, f"failed: {describe_exception(exc)}{hint}"
             did_nothing = collector is None
-        if collector is not None:
-            try:
-                collector.close()
-            except KeyboardInterrupt:
-                status, outcome = ExitStatus.INTERRUPTED, "interrupted"
-            except Exception as exc:  # the run's outcome is what matters; note the rest
-                log.warning("%s: closing failed: %s", name, describe_exception(exc))
-        if did_nothing or collector is None:
-            print(f"{name}: {outcome}", file=sys.stderr)
-            return status
-        print(f"{name}: {_summary(collector, outcome)}", file=sys.stderr)
+        else:  # SystemExit from the collector's code, GeneratorExit...
+            status = ExitStatus.FAILURE
+            outcome = f"failed: the collector raised {describe_exception(exc)}"
+    interruption: Interrupted | None = interrupts.received()
+    if interruption is not None:  # even one that the collector's code caught and ignored
+        status = interruption.exit_status
+        outcome, separator = ("interrupted", ": ")
+        if interruption.exit_status == ExitStatus.TIMED_OUT:
+            outcome, separator = str(interruption), "; "
+        did_nothing = collector is None
+    if collector is not None:
+        try:
+            collector.close()
+        except Exception as exc:  # the run's outcome is what matters; note the rest
+            log.warning("%s: closing failed: %s", name, describe_exception(exc))
+    if did_nothing or collector is None:
+        print(f"{name}: {outcome}", file=sys.stderr, flush=True)
         return status
-    finally:
-        if previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, previous_sigterm)
+    print(
+        f"{name}: {_summary(collector, outcome, separator, save_failed)}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return status
+
+
+def _deadline_argument(text: str) -> float:
+    try:
+        return parse_seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """The options of one run: `--config FILE`, `--verbose`."""
+    """The options of one run: `--config FILE`, `--deadline SECONDS`, `--verbose`."""
     parser.add_argument(
         "--config",
         metavar="FILE",
         help="config file to read (default: $STATEFUL_COLLECTORS_CONFIG, or *.conf in "
         "/etc/stateful-collectors/ and ~/.config/stateful-collectors/)",
+    )
+    parser.add_argument(
+        "--deadline",
+        metavar="SECONDS",
+        type=_deadline_argument,
+        help=f"stop the run after this long (default: [run] deadline, or {DEFAULT_DEADLINE:g})",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
 
@@ -195,7 +314,7 @@ def collector_main(cls: type[AbstractBaseCollector]) -> Callable[[Sequence[str] 
 
     main = collector_main(DemoCollector)
     print(main.__name__, main.__doc__)
-    #> main Run DemoCollector once. Usage: [--config FILE] [--verbose]
+    #> main Run DemoCollector once. Usage: [--config FILE] [--deadline SECONDS] [--verbose]
     ```
 
     In `pyproject.toml`: `[project.scripts] collector-demo = "my_package.demo:main"`, or
@@ -203,10 +322,27 @@ def collector_main(cls: type[AbstractBaseCollector]) -> Callable[[Sequence[str] 
     """
 
     def main(argv: Sequence[str] | None = None) -> int:
-        parser = OneLineErrorParser(description=f"Run {cls.__qualname__} once.")
-        add_run_options(parser)
-        args = parser.parse_args(argv)
-        return int(run_collector(cls, config_file=args.config, verbose=args.verbose))
+        interrupts.install()  # as `stateful-collectors run` does: signals handled from here on
+        try:
+            parser = OneLineErrorParser(description=f"Run {cls.__qualname__} once.")
+            add_run_options(parser)
+            args = parser.parse_args(argv)
+            return int(
+                run_collector(
+                    cls, config_file=args.config, verbose=args.verbose, deadline=args.deadline
+                )
+            )
+        except KeyboardInterrupt as exc:  # while the command line was read
+            interrupts.hold()
+            print(f"{cls.__qualname__}: interrupted", file=sys.stderr, flush=True)
+            status = exc.exit_status if isinstance(exc, Interrupted) else ExitStatus.INTERRUPTED
+            return int(status)
+        finally:
+            interrupts.hold()  # the process ends with the status decided: signals change nothing
+            if argv is not None:  # called from Python: leave the process as it was
+                interrupts.restore()
 
-    main.__doc__ = f"Run {cls.__qualname__} once. Usage: [--config FILE] [--verbose]"
+    main.__doc__ = (
+        f"Run {cls.__qualname__} once. Usage: [--config FILE] [--deadline SECONDS] [--verbose]"
+    )
     return main

@@ -160,3 +160,53 @@ def test_lost_heartbeat_when_the_broker_freezes(
     )
     assert waited < 60
     assert_state_untouched(probe, saved_state)
+
+
+# ------------------------------------------------ the guide's collectors, when a confirm fails
+
+
+def unroutable(cls, broker):
+    """`cls` publishing to an exchange of its own, to which no queue is bound: every message
+    is returned as unroutable, so the confirm fails (for real, at the broker)."""
+    exchange = broker.unique_name("nobody-listens")
+    same_state_file = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+    return type(
+        cls.__name__, (cls,), {"output_queue": {"exchange": exchange}, **same_state_file}
+    ), exchange
+
+
+def run_against(cls, broker, config_text: str) -> None:
+    with cls(config_text=f"{config_text}[rabbitmq]\nurl = {broker.url}\n") as collector:
+        collector.run_collection()
+
+
+@pytest.mark.parametrize("which", ["time-ordered rows", "complete example"])
+def test_a_failed_confirm_leaves_the_guides_collectors_state_byte_identical(
+    which, broker, feed_server, tmp_path
+):
+    """The state moves only after every message is confirmed (not before publishing)."""
+    from my_statefull_collector import MyStatefullCollector
+    from time_ordered_rows_collector import DemoCsvCollector
+
+    from stateful_collectors.errors import PublishError
+    from stateful_collectors.testing import collect, make_config
+
+    state_dir = tmp_path / "state"
+    if which == "time-ordered rows":
+        base, section, url = DemoCsvCollector, "demo_csv_collector", f"{feed_server.url}/items.csv"
+    else:
+        base, section, url = MyStatefullCollector, "my_statefull_collector", feed_server.url
+        url += "/items.json"
+    config = make_config(section, state_dir=state_dir, url=url)
+    collect(base, config)  # a first run (outbox) saves a state
+    feed_server.feed.add(2)
+    cls, exchange = unroutable(base, broker)
+    (state_file,) = state_dir.glob("*.pickle")
+    saved = state_file.read_bytes()
+    try:
+        with pytest.raises(PublishError, match="returned as unroutable"):
+            run_against(cls, broker, config)
+    finally:
+        broker.delete_exchange(exchange)
+    assert state_file.read_bytes() == saved
+    assert list(state_dir.glob("*.pickle")) == [state_file]  # the run used that same file

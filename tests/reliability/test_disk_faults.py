@@ -1,8 +1,10 @@
 """A full disk and failing I/O during `save_state`: it raises, the old state stays, no temp file.
 
 ENOSPC is produced for real: the state dir lives on a 64 KiB tmpfs mounted for
-the test (`mount -t tmpfs` needs root; without it the test falls back to
-injecting ENOSPC through `stateful_collectors.fs._fs` and says so).
+the test (the `small_tmpfs` fixture of tests/support/mounts.py: `mount -t
+tmpfs` needs root; without it the test falls back to injecting ENOSPC through
+`stateful_collectors.fs._fs` and says so). The save raises `StateSaveError`,
+which names the state file; the `OSError` is its cause.
 
 EIO cannot be produced for real here: it takes a device that fails on demand
 (device-mapper's dm-error or dm-flakey), and this kernel has no device-mapper
@@ -16,12 +18,16 @@ from __future__ import annotations
 import errno
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from stateful_collectors import fs as fs_module
+from stateful_collectors.errors import StateSaveError
+from tests.support import ROOT, clean_env
 from tests.support.collectors.keeps_state import make_keeps_state
+from tests.support.mounts import is_mounted
 from tests.support.reliability import snapshot_files, temp_files
 
 OLD = {"seq": 1, "last_utc": "2026-11-27T20:00:00Z"}
@@ -91,26 +97,6 @@ def collector_with_old_state(state_dir: Path):
     return collector
 
 
-@pytest.fixture
-def small_tmpfs(tmp_path: Path):
-    """`(mount point, None)` of a 64 KiB tmpfs, or `(None, why not)` when mounting is refused."""
-    mount_point = tmp_path / "small"
-    mount_point.mkdir(mode=0o700)
-    command = ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(mount_point)]
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=30)
-    except FileNotFoundError:
-        yield None, "no mount command"
-        return
-    if result.returncode != 0:
-        yield None, f"mount -t tmpfs refused: {result.stderr.strip() or result.returncode}"
-        return
-    try:
-        yield mount_point, None
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True, timeout=30)
-
-
 def test_enospc_on_write_raises_and_keeps_the_old_state(
     small_tmpfs, tmp_path, monkeypatch, summary
 ):
@@ -127,17 +113,22 @@ def test_enospc_on_write_raises_and_keeps_the_old_state(
 
     if mount_point is None:
         monkeypatch.setattr(fs_module, "_fs", failing)
-    with pytest.raises(OSError) as raised:
+    with pytest.raises(StateSaveError) as saving:
         collector.save_state(TOO_BIG)
     monkeypatch.undo()
+    raised = saving.value.__cause__
+    assert isinstance(raised, OSError)
+    assert str(saving.value) == (
+        f"state file {collector.state_file_path} could not be saved (No space left on device)"
+    )
 
     after = snapshot_files(state_dir)
     left = temp_files(state_dir)
     summary(
-        f"ENOSPC ({how}): raised {errno.errorcode.get(raised.value.errno)}, "
+        f"ENOSPC ({how}): raised {errno.errorcode.get(raised.errno)}, "
         f"old state byte-identical: {after == before}, temp files left: {len(left)}"
     )
-    assert raised.value.errno == errno.ENOSPC
+    assert raised.errno == errno.ENOSPC
     assert after == before  # the state file and the lock file: same bytes, mtime and mode
     assert left == []
     assert collector.load_state() == OLD
@@ -163,19 +154,21 @@ def test_io_error_before_the_rename_keeps_the_old_state(
 
     failing = FailingOs(fail_at, error_number)
     monkeypatch.setattr(fs_module, "_fs", failing)
-    with pytest.raises(OSError) as raised:
+    with pytest.raises(StateSaveError) as saving:
         collector.save_state(NEW)
     monkeypatch.undo()
+    raised = saving.value.__cause__
+    assert isinstance(raised, OSError)
 
     after = snapshot_files(state_dir)
     left = temp_files(state_dir)
     summary(
         f"{errno.errorcode[error_number]} on {fail_at} (injected): "
-        f"raised {errno.errorcode.get(raised.value.errno)}, "
+        f"raised {errno.errorcode.get(raised.errno)}, "
         f"old state byte-identical: {after == before}, temp files left: {len(left)}"
     )
     assert failing.failures == 1
-    assert raised.value.errno == error_number
+    assert raised.errno == error_number
     assert after == before
     assert left == []
     assert collector.load_state() == OLD
@@ -196,21 +189,59 @@ def test_io_error_on_the_directory_fsync_raises_and_leaves_a_whole_state(
 
     failing = FailingOs("fsync", errno.EIO, directory=True)
     monkeypatch.setattr(fs_module, "_fs", failing)
-    with pytest.raises(OSError) as raised:
+    with pytest.raises(StateSaveError) as saving:
         collector.save_state(NEW)
     monkeypatch.undo()
+    raised = saving.value.__cause__
+    assert isinstance(raised, OSError)
 
     left = temp_files(state_dir)
     loaded = collector.load_state()
     holds = {repr(OLD): "old", repr(NEW): "new"}.get(repr(loaded), "neither")
     summary(
         f"EIO on the directory's fsync (injected): raised "
-        f"{errno.errorcode.get(raised.value.errno)}, the state file holds: {holds} (whole), "
+        f"{errno.errorcode.get(raised.errno)}, the state file holds: {holds} (whole), "
         f"temp files left: {len(left)}"
     )
     assert failing.failures == 1
-    assert raised.value.errno == errno.EIO
+    assert raised.errno == errno.EIO
     assert left == []
     assert loaded in (OLD, NEW)
     assert not collector.state_saved
     collector.close()
+
+
+INNER_TEST = """
+import os
+
+
+def test_fails_holding_a_file_open(small_tmpfs):
+    mount_point, why_not = small_tmpfs
+    assert mount_point is not None, why_not
+    os.open(mount_point / "held", os.O_CREAT | os.O_RDWR, 0o600)  # kept open: umount is busy
+    with open(os.environ["MOUNT_POINT_NOTE"], "w") as note:
+        note.write(str(mount_point))
+    raise AssertionError("this test fails on purpose, holding a file open on the tmpfs")
+"""
+
+
+def test_the_small_tmpfs_is_unmounted_when_its_test_fails(tmp_path):
+    """The fixture's unmount runs however its test ends, even with a file still open there."""
+    test_file = tmp_path / "test_fails_on_a_tmpfs.py"
+    test_file.write_text(INNER_TEST)
+    note = tmp_path / "mount_point"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", str(test_file), "-p", "tests.support.mounts"]
+        + ["-p", "no:cacheprovider", "-q", "--basetemp", str(tmp_path / "base")],
+        cwd=ROOT,
+        env=clean_env(PYTHONPATH=str(ROOT), MOUNT_POINT_NOTE=str(note)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if "mount -t tmpfs refused" in result.stdout or "no mount command" in result.stdout:
+        pytest.skip("mounting a tmpfs needs root (run the tests as root to check the unmount)")
+    assert "1 failed" in result.stdout, result.stdout
+    assert "error" not in result.stdout.splitlines()[-1], result.stdout  # no teardown error
+    mount_point = Path(note.read_text())
+    assert not is_mounted(mount_point), f"{mount_point} is still mounted"

@@ -11,6 +11,7 @@ have touched neither.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -83,10 +84,13 @@ def wait_for(condition, what: str) -> None:
         time.sleep(0.02)
 
 
-def already_running_line(setup: Setup, holder_pid: int) -> str:
-    return (
-        f"GatedCollector: GatedCollector is already running (pid {holder_pid} holds "
-        f"{setup.lock_file}); this run did nothing"
+def already_running_line(setup: Setup, holder_pid: int) -> re.Pattern[str]:
+    """The line a loser prints: the holder's pid, start time (UTC) and host, and the lock file."""
+    return re.compile(
+        re.escape(f"GatedCollector: GatedCollector is already running (pid {holder_pid}, since ")
+        + r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+        + re.escape(f" on {os.uname().nodename}; holds {setup.lock_file}); this run did nothing")
+        + "\n"
     )
 
 
@@ -133,7 +137,7 @@ def test_of_8_concurrent_instances_exactly_one_proceeds(tmp_path, summary):
     assert statuses == [ExitStatus.ALREADY_RUNNING] * (INSTANCES - 1)
     for stdout, stderr in outputs:
         assert stdout == ""
-        assert stderr == already_running_line(setup, winner.pid) + "\n"
+        assert already_running_line(setup, winner.pid).fullmatch(stderr), stderr
     assert feed.requests == 1
     assert setup.published() == 1
     assert setup.started_pids() == [winner.pid]
@@ -155,7 +159,7 @@ def test_a_sigkilled_holder_leaves_no_stale_lock(tmp_path, summary):
             if holder.poll() is None:
                 holder.kill()
                 holder.wait()
-        stale_pid = setup.lock_file.read_text().strip()
+        stale_pid = setup.lock_file.read_text().split()[0]
         setup.gate.touch()
         # right after the kill: no waiting, no retry, no stale-lock timeout
         next_run = setup.start()
@@ -169,7 +173,7 @@ def test_a_sigkilled_holder_leaves_no_stale_lock(tmp_path, summary):
     )
     assert meanwhile.returncode == ExitStatus.ALREADY_RUNNING
     assert meanwhile_out == ""
-    assert meanwhile_err == already_running_line(setup, holder.pid) + "\n"
+    assert already_running_line(setup, holder.pid).fullmatch(meanwhile_err), meanwhile_err
     assert holder.returncode == -signal.SIGKILL
     assert stale_pid == str(holder.pid)  # the lock file stays behind; its lock does not
     assert next_run.returncode == ExitStatus.SUCCESS, next_err

@@ -15,6 +15,8 @@ top-level modules (`from my_statefull_collector import MyStatefullCollector`).
 * `examples`: the guide's collectors run the way the guide runs them;
 * `reliability`: the `summary` fixture (the reliability summary lines) and
   directory snapshots;
+* `mounts`: small real file systems (a tmpfs, read-only on demand) for the
+  tests that fill a disk; always unmounted, even when a test fails;
 * `docs/`: the docs tests' harness (fences, console transcripts, python
   blocks, the `--update-docs` option and the summary lines);
 * `site`: the built guide (`built_site`) and an HTTP server for it (`served_site`).

@@ -212,7 +212,7 @@ STATE_CASES = [
         "state file is a symlink",
         symlink_to_a_good_file,
         "state file {file} is a symlink; replace it by the real file "
-        "(a collector never follows a link to its state)",
+        "(a collector never follows a link to its state file)",
     ),
     StateCase(
         "state file is a FIFO",
@@ -574,7 +574,7 @@ def test_the_run_command_reports_a_bad_state_file_in_one_line(case, tmp_path):
             "urll = http://127.0.0.1:9/\n",
             "collector.conf",
             "{conf}: [my_statefull_collector] unknown option 'urll' (did you mean 'url'?); "
-            "known options: state_dir, url",
+            "known options: state_dir, url, download_timeout, download_max_bytes",
             id="unknown option",
         ),
         pytest.param(

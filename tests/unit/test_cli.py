@@ -54,16 +54,25 @@ class Cli:
         self.ready = tmp_path / "ready"
         self.env = cli_env(tmp_path)
 
-    def config(self, mode: str = "ok", url: str = "http://127.0.0.1:9/none") -> str:
-        path = self.tmp_path / f"{mode}.conf"
-        path.write_text(
-            f"[counter]\nstate_dir = {self.state_dir}\nmode = {mode}\nready_file = {self.ready}\n"
-            f"[json_counter]\nstate_dir = {self.state_dir}\nmode = {mode}\n"
-            f"[rich_state]\nstate_dir = {self.state_dir}\n"
-            f"[my_statefull_collector]\nstate_dir = {self.state_dir}\nurl = {url}\n"
-            "[plain_feed]\n"
-            f"[outbox]\npath = {self.outbox}\n"
-        )
+    def config(
+        self, mode: str = "ok", url: str | None = None, *, section: str | None = None
+    ) -> str:
+        """A config file for one collector: its own section and [outbox].
+
+        The section is `counter` unless `section` names another, or a `url`
+        is given (the complete example's). A file named with --config may hold
+        no section its collector does not read.
+        """
+        section = section or ("my_statefull_collector" if url is not None else "counter")
+        own = {
+            "counter": f"state_dir = {self.state_dir}\nmode = {mode}\nready_file = {self.ready}\n",
+            "json_counter": f"state_dir = {self.state_dir}\nmode = {mode}\n",
+            "rich_state": f"state_dir = {self.state_dir}\n",
+            "my_statefull_collector": f"state_dir = {self.state_dir}\nurl = {url}\n",
+            "plain_feed": "",
+        }[section]
+        path = self.tmp_path / f"{section}-{mode}.conf"
+        path.write_text(f"[{section}]\n{own}[outbox]\npath = {self.outbox}\n")
         return str(path)
 
     def command(self, *args: str) -> list[str]:
@@ -192,8 +201,10 @@ def test_exit_1_when_the_feed_is_unreachable(cli, feed_server):
     result = cli("run", EXAMPLE, "--config", cli.config(url=f"http://127.0.0.1:{port}/items.json"))
     assert result.returncode == 1
     line = one_line(result.stderr)
-    assert line.startswith("MyStatefullCollector: failed: URLError: ")
-    assert "Connection refused" in line and line.endswith(
+    assert line.startswith(
+        f"MyStatefullCollector: failed: http://127.0.0.1:{port}/items.json?since="
+    )
+    assert "cannot download (ConnectionRefusedError: " in line and line.endswith(
         "state not saved (the next run starts from the previous state)"
     )
     assert cli.state_bytes(name) == saved
@@ -219,7 +230,8 @@ def test_exit_1_when_the_feed_is_unreachable(cli, feed_server):
 )
 def test_exit_2_for_usage_errors(cli, args, expected):
     if args[0] == "state":
-        args = [*args, "--config", cli.config()]
+        section = "plain_feed" if args[2].endswith(":Plain") else "counter"
+        args = [*args, "--config", cli.config(section=section)]
     result = cli(*args)
     assert result.returncode == 2
     assert expected in one_line(result.stderr)
@@ -272,7 +284,7 @@ def test_exit_5_while_another_run_holds_the_lock(cli, ok_state):
         result = cli("run", f"{MODULE}:Counter", "--config", cli.config())
         assert result.returncode == 5
         line = one_line(result.stderr)
-        assert line.startswith(f"Counter: Counter is already running (pid {running.pid} holds ")
+        assert line.startswith(f"Counter: Counter is already running (pid {running.pid}, since ")
         assert line.endswith("this run did nothing")
     assert cli.state_bytes() == ok_state
 
@@ -445,12 +457,12 @@ def test_scripts_prints_ready_to_paste_entry_points_that_work(cli, capsys, resto
         f'collector-plain-feed = "{MODULE}:Plain.cli_main"',
     ]
     scripts = tomllib.loads(result.stdout)["project"]["scripts"]
-    config = cli.config()
     for name, entry_point in scripts.items():
         module_name, _, attribute_path = entry_point.partition(":")
         target = importlib.import_module(module_name)
         for attribute in attribute_path.split("."):
             target = getattr(target, attribute)
+        config = cli.config(section=name.removeprefix("collector-").replace("-", "_"))
         assert target(["--config", config]) == 0, name
     summaries = capsys.readouterr().err.splitlines()
     assert [line.split(":")[0] for line in summaries if ": ok: " in line] == [
@@ -518,8 +530,9 @@ def test_state_show_without_a_state_file_shows_the_default(cli):
 
 
 def test_state_show_makes_non_json_types_readable_and_set_reads_them_back(cli):
-    assert cli("run", f"{MODULE}:RichState", "--config", cli.config()).returncode == 0
-    target = [f"{MODULE}:RichState", "--config", cli.config()]
+    config = cli.config(section="rich_state")
+    assert cli("run", f"{MODULE}:RichState", "--config", config).returncode == 0
+    target = [f"{MODULE}:RichState", "--config", config]
     shown = cli("state", "show", *target)
     assert shown.returncode == 0
     assert shown.stdout == (
@@ -634,7 +647,7 @@ def test_state_set_refuses_bad_input_and_changes_nothing(cli, ok_state, value, e
 
 
 def test_state_set_refuses_what_a_json_state_file_cannot_hold(cli):
-    target = [f"{MODULE}:JsonCounter", "--config", cli.config()]
+    target = [f"{MODULE}:JsonCounter", "--config", cli.config(section="json_counter")]
     assert cli("run", *target).returncode == 0
     state_file = cli.state_dir / f"{MODULE}.JsonCounter.json"
     before = state_file.read_bytes()
@@ -655,7 +668,7 @@ def test_state_commands_refuse_to_race_a_running_collector(cli, ok_state, action
     with cli.blocked_run() as running:
         result = cli("state", action, f"{MODULE}:Counter", *extra, "--config", cli.config())
         assert result.returncode == 5
-        assert f"Counter is already running (pid {running.pid} holds" in one_line(result.stderr)
+        assert f"Counter is already running (pid {running.pid}, since " in one_line(result.stderr)
         assert result.stdout == ""
     assert cli.state_bytes() == ok_state
     assert not list(cli.state_dir.glob("*.bak"))

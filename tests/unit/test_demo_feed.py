@@ -10,8 +10,10 @@ import io
 import json
 import math
 import signal
+import socket
 import subprocess
 import sys
+import time
 import urllib.parse
 
 import pytest
@@ -249,3 +251,167 @@ def test_the_demo_feed_command_serves_and_adds_items_until_ctrl_c():
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+# ---------------------------------------------------------------- no request makes it fall over
+
+
+def still_serves(server) -> None:
+    assert get_ids(server, "?limit=1") == [1]
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "ids"),
+    [
+        ("?since=0001-01-01T00:00:00Z", 200, [1, 2, 3, 4, 5]),
+        ("?since=9999-12-31T23:59:59Z", 200, []),
+        ("?from=9999-12-31T23:59:59.999999Z", 200, []),
+        ("?since=9999-12-31T23:59:59-01:00", 400, None),
+        ("?since=0001-01-01T00:00:00%2B01:00", 400, None),
+        ("?since=0001-01-01T00:00:00%2B23:59", 400, None),
+        ("?since=" + "9" * 5000, 400, None),
+        ("?limit=" + "9" * 5000, 400, None),
+        ("?limit=99999999999999999999", 200, [1, 2, 3, 4, 5]),
+        ("?limit=0x10", 400, None),
+        ("?since=%00%ff%fe", 400, None),
+        ("?" + "&".join(f"k{i}=v" for i in range(100)), 400, None),
+    ],
+)
+def test_no_query_value_makes_it_crash_or_drop_the_request(feed_server, query, status, ids):
+    got, headers, body = request(feed_server, "GET", f"/items.json{query}")
+    assert got == status, body
+    if ids is not None:
+        assert [item["id"] for item in json.loads(body)] == ids
+    else:
+        assert body.startswith(b"bad query: ")
+    still_serves(feed_server)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"If-Modified-Since": "Fri, 31 Dec 9999 23:59:59 -2359"},
+        {"If-Modified-Since": "garbage"},
+        {"If-Modified-Since": "Mon, 01 Jan 0001 00:00:00 +2359"},
+    ],
+)
+def test_odd_conditional_headers_get_a_full_answer(feed_server, header):
+    status, _, body = request(feed_server, "GET", "/items.json", headers=header)
+    assert status in (200, 304)
+    still_serves(feed_server)
+
+
+def raw_exchange(server, data: bytes, timeout: float = 30) -> bytes:
+    """Send raw bytes, read until the server closes: the whole answer."""
+    with socket.create_connection((server.host, server.port), timeout=timeout) as connection:
+        connection.sendall(data)
+        connection.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_a_request_body_is_read_and_a_big_one_is_refused_with_413(feed_server):
+    body = b"x" * 10_000
+    answer = raw_exchange(
+        feed_server, b"POST /add?count=1 HTTP/1.1\r\nContent-Length: 10000\r\n\r\n" + body
+    )
+    assert answer.startswith(b"HTTP/1.0 200 ")
+    too_big = 1 << 20
+    with socket.create_connection((feed_server.host, feed_server.port), timeout=30) as connection:
+        connection.sendall(f"POST /add HTTP/1.1\r\nContent-Length: {too_big}\r\n\r\n".encode())
+        connection.sendall(b"y" * 200_000)  # the client is still sending when it is refused
+        answer = connection.recv(65536)
+    assert answer.startswith(b"HTTP/1.0 413 "), answer[:80]
+    assert len(feed_server.feed) == 6  # the refused request added nothing
+    still_serves(feed_server)
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"POST /add HTTP/1.1\r\nContent-Length: -5\r\n\r\n", b"400"),
+        (b"POST /add HTTP/1.1\r\nContent-Length: lots\r\n\r\n", b"400"),
+        (b"POST /add HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", b"411"),
+    ],
+)
+def test_a_body_it_cannot_measure_is_refused(feed_server, head, status):
+    assert raw_exchange(feed_server, head).startswith(b"HTTP/1.0 " + status)
+    assert len(feed_server.feed) == 5
+    still_serves(feed_server)
+
+
+def test_an_idle_connection_is_closed():
+    feed = DemoFeed(history=1, start="2026-11-27T20:00:00Z")
+    with feed.serve(idle_timeout=0.5) as server:
+        started = time.monotonic()
+        with socket.create_connection((server.host, server.port), timeout=30) as connection:
+            assert connection.recv(1) == b""  # closed by the feed, having said nothing
+        assert time.monotonic() - started < 10
+        still_serves(server)
+
+
+def test_the_feed_keeps_its_newest_items_and_ids_keep_counting():
+    feed = DemoFeed(history=8, start="2026-11-27T20:00:00Z", max_items=10)
+    added = feed.add(5)
+    assert [item["id"] for item in added] == [9, 10, 11, 12, 13]
+    assert [item["id"] for item in feed.items()] == list(range(4, 14))
+    etag_before = feed.version()[0]
+    feed.add(1)
+    assert feed.version()[0] != etag_before  # still changes once the feed is full
+
+
+def test_adding_past_the_end_of_the_calendar_is_refused_and_adds_nothing(feed_server):
+    feed = DemoFeed(history=1, start="9999-12-31T23:58:00Z")
+    with feed.serve() as server:
+        status, _, body = request(server, "POST", "/add?count=5")
+        assert status == 400 and body.startswith(b"cannot add: the feed's times would pass")
+        assert len(feed) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["--port", "99999"],
+            "argument --port: '99999' is not a port number; give a whole "
+            "number from 0 to 65535 (0: any free port)",
+        ),
+        (["--port", "http"], "argument --port: 'http' is not a port number"),
+        (
+            ["--interval", "nan"],
+            "argument --interval: 'nan' is not a number of seconds; give "
+            "one from 0 (no new items) to 86400",
+        ),
+        (["--interval", "-1"], "argument --interval: '-1' is not a number of seconds"),
+        (
+            ["--history", "-1"],
+            "argument --history: '-1' is not a number of items; give a whole "
+            "number from 0 to 200000",
+        ),
+        (["--history", "10000000"], "argument --history: '10000000' is not a number of items"),
+        (
+            ["--start", "9999-12-31T23:59:00Z"],
+            "--start '9999-12-31T23:59:00Z' leaves no room for "
+            "20 items before the end of year 9999; give an earlier time",
+        ),
+    ],
+)
+def test_bad_flags_are_usage_errors_with_the_right_hint(args, expected):
+    result = subprocess.run(
+        [sys.executable, "-m", "stateful_collectors", "demo-feed", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert expected in result.stderr
+
+
+def test_new_endpoints_are_one_entry_in_the_routing_table():
+    from stateful_collectors.demo_feed import _Handler
+
+    assert {("GET", "/items.json"), ("GET", "/items.csv"), ("POST", "/add")} <= set(_Handler.ROUTES)

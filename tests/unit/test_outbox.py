@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from stateful_collectors.config import ConfigSource
-from stateful_collectors.errors import ConfigError, PublishError
+from stateful_collectors.errors import ConfigError, PublishError, StateFileError
 from stateful_collectors.sinks import OUTBOX_ENV_VAR, Exchange, sink_from_config
 from stateful_collectors.sinks.outbox import OutboxSink, default_outbox_path, read_outbox
 
@@ -136,11 +136,15 @@ def test_a_failing_fsync_means_not_confirmed(tmp_path, monkeypatch):
     sink.close()
 
 
-def test_an_outbox_that_cannot_be_opened_is_one_clear_error(tmp_path):
+def test_an_outbox_that_is_not_a_file_is_one_clear_error(tmp_path):
     (tmp_path / "out.jsonl").mkdir()
     sink = OutboxSink(tmp_path / "out.jsonl")
-    with pytest.raises(PublishError, match=r"outbox .*out.jsonl cannot be opened \(Is a directory"):
+    with pytest.raises(StateFileError) as raised:
         sink.open([Exchange("raw")])
+    assert str(raised.value) == (
+        f"outbox {tmp_path / 'out.jsonl'} is not a regular file; point [outbox] path "
+        "(or $STATEFUL_COLLECTORS_OUTBOX) at a file of your own"
+    )
 
 
 def test_publish_before_open_is_an_error(tmp_path):

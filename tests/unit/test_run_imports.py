@@ -133,10 +133,8 @@ def outbox_run(tmp_path: Path, state_dir: Path, collector: str) -> tuple[Loaded,
     """`stateful-collectors run tests.support.collectors.cli:COLLECTOR`, with an outbox."""
     config = tmp_path / "c.conf"
     outbox = tmp_path / "out.jsonl"
-    config.write_text(
-        f"[counter]\nstate_dir = {state_dir}\n[rich_state]\nstate_dir = {state_dir}\n"
-        f"[outbox]\npath = {outbox}\n"
-    )
+    section = {"Counter": "counter", "RichState": "rich_state"}[collector]
+    config.write_text(f"[{section}]\nstate_dir = {state_dir}\n[outbox]\npath = {outbox}\n")
     loaded = loaded_after(
         f"""
         from stateful_collectors.cli import main

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import stat
 import subprocess
 import sys
@@ -499,13 +500,16 @@ def test_load_state_takes_the_lock_and_close_releases_it(state_dir):
     first = make(Collector, state_dir)
     first.load_state()
     lock_path = state_dir / "tests.unit.test_state.Collector.pickle.lock"
-    assert lock_path.read_text() == f"{os.getpid()}\n"
+    pid, since, host = lock_path.read_text().split()
+    assert pid == str(os.getpid()) and host == os.uname().nodename
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", since)
 
     second = make(Collector, state_dir)
     with pytest.raises(AlreadyRunningError) as raised:
         second.load_state()
     assert str(raised.value) == (
-        f"Collector is already running (pid {os.getpid()} holds {lock_path}); this run did nothing"
+        f"Collector is already running (pid {os.getpid()}, since {since} on {host}; "
+        f"holds {lock_path}); this run did nothing"
     )
     with pytest.raises(AlreadyRunningError):
         second.save_state({"last_utc": "never"})
@@ -531,6 +535,24 @@ def test_a_symlinked_lock_file_is_refused(state_dir, tmp_path):
     with pytest.raises(StateFileError) as raised:
         collector.load_state()
     assert str(raised.value).startswith(
-        f"lock file {state_dir / 'tests.unit.test_state.Collector.pickle.lock'} cannot be opened"
+        f"lock file {state_dir / 'tests.unit.test_state.Collector.pickle.lock'} is a symlink"
     )
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_load_state_takes_the_lock_before_it_reads_the_file(state_dir):
+    """A run that finds the lock taken never reads the state (another run may be saving it).
+
+    With a state file that reading would refuse (group-writable) and the lock
+    held elsewhere, the error must be "already running": the file was not even
+    opened, let alone judged.
+    """
+    running = make(Collector, state_dir)
+    running.acquire_state_lock()
+    running.state_file_path.write_bytes(pickle.dumps({"last_utc": None}))
+    os.chmod(running.state_file_path, 0o620)
+    second = make(Collector, state_dir)
+    with pytest.raises(AlreadyRunningError):
+        second.load_state()
+    running.close()
+    second.close()

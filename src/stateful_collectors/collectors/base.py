@@ -235,6 +235,7 @@ class AbstractBaseCollector:
         else:
             self.config_full = {name: config_source.section(spec, name) for name in spec.sections}
             self.config = self.config_full[spec.main_section]
+        config_source.check_sections(spec)  # [outbx], or a stray section in --config's file
 
     @classmethod
     def get_config_spec(cls) -> ConfigSpec | None:

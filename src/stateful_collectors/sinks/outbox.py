@@ -14,6 +14,12 @@ outbox) and fsynced before `confirm_all()` returns: the same promise as a
 broker's publisher confirm. If a crash cut the last line short, the next append
 starts on a fresh line and `read_outbox` skips the damaged one.
 
+The outbox is checked like a state file before anything is appended (see
+`stateful_collectors.fs.open_private_file`): its directory must belong to the
+user (or root) and be closed to group and others, and the file must be a
+regular file of the user's, with one name, never a symlink. A refusal is a
+`StateFileError` (exit status 4) naming the file.
+
 The file is `[outbox] path` from the config, or `$STATEFUL_COLLECTORS_OUTBOX`,
 or `$XDG_DATA_HOME/stateful-collectors/outbox.jsonl`
 (`~/.local/share/stateful-collectors/outbox.jsonl`).
@@ -51,8 +57,13 @@ from typing import Any
 
 from stateful_collectors._value import Value
 from stateful_collectors.config import ConfigSource, ConfigSpec
-from stateful_collectors.errors import PublishError
-from stateful_collectors.fs import fsync_directory
+from stateful_collectors.errors import PublishError, StateFileError
+from stateful_collectors.fs import (
+    check_private_directory,
+    fsync_directory,
+    open_private_file,
+    open_regular_file,
+)
 from stateful_collectors.sinks.base import OUTBOX_ENV_VAR, Exchange
 
 __all__ = ["OutboxMessage", "OutboxSink", "default_outbox_path", "read_outbox"]
@@ -68,6 +79,7 @@ _SPEC = ConfigSpec.parse(
 )
 
 _WRITE_BATCH_BYTES = 1 << 20
+_REMEDY = f"point [outbox] path (or ${OUTBOX_ENV_VAR}) at a file of your own"
 
 
 def default_outbox_path(env: Mapping[str, str] | None = None) -> Path:
@@ -130,17 +142,39 @@ class OutboxSink:
         return cls(configured or default_outbox_path(env))
 
     def open(self, exchanges: Sequence[Exchange]) -> None:
+        """Open (or create) the file for appending, after checking it and its directory.
+
+        Raises:
+            StateFileError: the file or its directory is unsafe (exit status 4).
+            PublishError: the file cannot be opened or created.
+        """
         self._exchanges = {exchange.name for exchange in exchanges}
-        directory = self.path.parent
-        created_dir = not directory.exists()
+        path = os.fspath(self.path)
+        directory = os.path.dirname(path) or "."
         try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            existed = self.path.exists()
-            self._fd = os.open(
-                self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600
+            try:
+                info = os.stat(directory)
+            except FileNotFoundError:
+                os.makedirs(directory, mode=0o700, exist_ok=True)
+                fsync_directory(os.path.dirname(os.path.abspath(directory)))
+                info = os.stat(directory)
+            check_private_directory(
+                directory, info, path, what="outbox dir", option="[outbox] path"
             )
-            if not existed or created_dir:
-                fsync_directory(directory)
+            flags = os.O_RDWR | os.O_APPEND
+            try:
+                self._fd = open_private_file(path, flags, "outbox", remedy=_REMEDY)
+            except FileNotFoundError:  # create it, and make its name durable
+                try:
+                    self._fd = open_private_file(
+                        path, flags | os.O_CREAT | os.O_EXCL, "outbox", remedy=_REMEDY
+                    )
+                except FileExistsError:  # another collector created it meanwhile
+                    self._fd = open_private_file(path, flags, "outbox", remedy=_REMEDY)
+                else:
+                    fsync_directory(directory)
+        except StateFileError:
+            raise
         except OSError as exc:
             raise PublishError(f"outbox {self.path} cannot be opened ({exc.strerror})") from None
         log.debug("appending to %s", self.description)
@@ -209,9 +243,13 @@ class OutboxSink:
 
 
 def iter_outbox(path: str | os.PathLike[str]) -> Iterator[OutboxMessage]:
-    """Yield the messages of an outbox file in order, skipping damaged lines (logged)."""
+    """Yield the messages of an outbox file in order, skipping damaged lines (logged).
+
+    Raises:
+        PublishError: the path is missing, unreadable, or not a regular file.
+    """
     path = Path(path)
-    with open(path, "rb") as file:
+    with os.fdopen(open_regular_file(path, "outbox", error=PublishError), "rb") as file:
         for number, line in enumerate(file, start=1):
             if not line.strip():
                 continue

@@ -1,18 +1,29 @@
 """What the `stateful-collectors state` commands do: show, reset (with a backup), set,
 list the backups, restore one, copy a state from one store to another.
 
-Each function works on a stateful collector whose lock the caller holds, and
-returns the lines to print; mistakes raise `UsageError` with "nothing was
-changed".
+Each function works on a stateful collector and returns the lines to print.
+`show_state` takes the lock only when a state exists, and creates nothing on
+disk; `set_state` takes it once its input proved to be a state; `reset_state`
+expects the caller to hold it. Both change the state in one step that no
+signal interrupts. Whatever they cannot
+take raises a `CollectorError` whose line ends with "nothing was changed":
+`UsageError` (exit status 2) for bad input, `StateFileError` (4) for a state
+that cannot be read or written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from stateful_collectors.errors import UsageError
+from stateful_collectors import interrupts
+from stateful_collectors.errors import (
+    CollectorError,
+    StateFileError,
+    UsageError,
+    describe_exception,
+)
 from stateful_collectors.state.mixin import StatefulCollectorMixin
-from stateful_collectors.state.view import format_state, parse_state
+from stateful_collectors.state.view import Budget, format_state, parse_state
 
 __all__ = [
     "copy_state",
@@ -23,14 +34,45 @@ __all__ = [
     "show_state",
 ]
 
+_UNCHANGED = "nothing was changed"
+
+
+def _unchanged(exc: BaseException) -> CollectorError:
+    """The error to report for `exc`, saying that nothing was changed."""
+    if isinstance(exc, CollectorError):
+        text = str(exc)
+        error = CollectorError(text if text.endswith(_UNCHANGED) else f"{text}; {_UNCHANGED}")
+        error.exit_status = exc.exit_status
+        return error
+    return StateFileError(
+        f"the state could not be changed ({describe_exception(exc)}); {_UNCHANGED}"
+    )
+
 
 def show_state(collector: StatefulCollectorMixin) -> tuple[str, str | None]:
-    """The state as `format_state` shows it, and a note when no state was saved yet."""
+    """The state as `format_state` shows it, and a note for stderr (or `None`).
+
+    Before any state was saved it shows the default state and touches nothing
+    on disk (no state dir, no lock file). A state too big to print whole is
+    summarised, and the note says so.
+    """
     store = collector.state_store
-    if store.exists():
-        return format_state(collector.load_state()), None
-    note = f"# no {store.kind} yet at {store.location}; the first run starts from:"
-    return format_state(collector.make_default_state()), note
+    if not store.exists():
+        first = f"# no {store.kind} yet at {store.location}; the first run starts from:"
+        return format_state(collector.make_default_state()), first
+    try:
+        state = collector.load_state()
+    except StateFileError as exc:  # (a running collector's lock says "did nothing" already)
+        raise _unchanged(exc) from None
+    budget = Budget()
+    text = format_state(state, budget=budget)
+    note: str | None = None
+    if budget.truncated:
+        note = (
+            f"# the state in {store.location} is too big to print whole; the parts marked "
+            '"$truncated" are summarised, so state set cannot take this text back'
+        )
+    return text, note
 
 
 def reset_state(collector: StatefulCollectorMixin, confirm: Callable[[], bool]) -> str | None:
@@ -40,32 +82,55 @@ def reset_state(collector: StatefulCollectorMixin, confirm: Callable[[], bool]) 
         return f"no {store.kind} at {store.location}; nothing to reset"
     if not confirm():
         return None
-    backup = store.backup()
-    store.remove()
-    undo = f" (to undo: {store.restore_command(backup)})" if backup else ""
-    return f"state reset; the old state is kept in {backup}{undo}"
+    with interrupts.deferred():  # the backup and the removal, as one step
+        try:
+            backup = store.backup()
+        except (CollectorError, OSError) as exc:
+            raise _unchanged(exc) from None
+        try:
+            store.remove()
+        except (CollectorError, OSError) as exc:
+            if backup is not None:
+                store.discard_backup(backup)
+            raise _unchanged(exc) from None
+        undo = f" (to undo: {store.restore_command(backup)})" if backup else ""
+        interrupts.hold()  # done: a signal that came meanwhile changes nothing now
+        return f"state reset; the old state is kept in {backup}{undo}"
 
 
 def set_state(collector: StatefulCollectorMixin, text: str, where: str) -> str:
-    """Replace the state with the one `text` describes (as `state show` prints it)."""
+    """Replace the state with the one `text` describes (as `state show` prints it).
+
+    The text is read first; only a state it describes takes the lock.
+    """
     try:
         state = parse_state(text)
     except ValueError as exc:
-        raise UsageError(f"{where} is not a state: {exc}; nothing was changed") from None
+        raise UsageError(f"{where} is not a state: {exc}; {_UNCHANGED}") from None
+    collector.acquire_state_lock()
     store = collector.state_store
-    backup = store.backup()
-    try:
-        collector.save_state(state)
-    except TypeError as exc:  # e.g. a set for a collector whose state_codec is 'json'
-        if backup is not None:
-            store.discard_backup(backup)
-        raise UsageError(f"{where} cannot be saved: {exc}; nothing was changed") from None
-    kept = (
-        f"; the old state is kept in {backup} (to undo: {store.restore_command(backup)})"
-        if backup
-        else ""
-    )
-    return f"state saved to {store.location}{kept}"
+    with interrupts.deferred():  # the backup and the save, as one step
+        try:
+            backup = store.backup()
+        except (CollectorError, OSError) as exc:
+            raise _unchanged(exc) from None
+        try:
+            collector.save_state(state)
+        except Exception as exc:
+            if backup is not None:
+                store.discard_backup(backup)
+            if isinstance(exc, (TypeError, ValueError, RecursionError)):
+                # e.g. a set for a collector whose state_codec is 'json'
+                problem = str(exc) if isinstance(exc, TypeError) else describe_exception(exc)
+                raise UsageError(f"{where} cannot be saved: {problem}; {_UNCHANGED}") from None
+            raise _unchanged(exc) from None
+        kept = (
+            f"; the old state is kept in {backup} (to undo: {store.restore_command(backup)})"
+            if backup
+            else ""
+        )
+        interrupts.hold()  # done: a signal that came meanwhile changes nothing now
+        return f"state saved to {store.location}{kept}"
 
 
 def list_backups(collector: StatefulCollectorMixin) -> tuple[list[str], str | None]:
@@ -86,8 +151,9 @@ def restore_backup(collector: StatefulCollectorMixin, backup: str) -> str:
     store = collector.state_store
     data = store.read_backup(backup)
     collector.check_state_bytes(data, backup)
-    kept = store.backup()
-    store.write(data)
+    with interrupts.deferred():  # the backup and the write, as one step
+        kept = store.backup()
+        store.write(data)
     if kept is None:
         return f"state restored from {backup}"
     undo = store.restore_command(kept)
@@ -107,8 +173,9 @@ def copy_state(source: StatefulCollectorMixin, target: StatefulCollectorMixin) -
     if data is None:
         raise UsageError(f"no {origin.kind} at {origin.location} to copy; nothing was changed")
     source.check_state_bytes(data, origin.description)
-    kept = destination.backup()
-    destination.write(data)
+    with interrupts.deferred():  # the backup and the write, as one step
+        kept = destination.backup()
+        destination.write(data)
     replaced = (
         f"; the state it replaced is kept in {kept} (to undo: {destination.restore_command(kept)})"
         if kept

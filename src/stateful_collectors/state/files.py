@@ -19,17 +19,21 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stateful_collectors.errors import StateFileError, UsageError
+from stateful_collectors import interrupts
+from stateful_collectors.errors import StateFileError, StateSaveError, UsageError
 from stateful_collectors.fs import (
     check_private_directory,
+    create_private_file,
     fsync_directory,
     read_private_file,
+    remove_temp_files,
     write_durably,
 )
 from stateful_collectors.state.codecs import StateCodec, codec_named
@@ -39,6 +43,29 @@ from stateful_collectors.state.store import Backup, decode_state
 __all__ = ["FileStore", "StateFile"]
 
 log = logging.getLogger(__package__)  # "stateful_collectors.state", as logs show it
+
+_MIN_PROBE_BYTES = 512
+"""What the write probe reserves at least (the state's own size when it is bigger)."""
+
+_WHAT_TO_DO = {
+    errno.EACCES: "give the collector's user write access to it",
+    errno.EPERM: "give the collector's user write access to it",
+    errno.EROFS: "its file system is mounted read-only; remount it read-write or move state_dir",
+    errno.ENOSPC: "free some space on its file system",
+    errno.EDQUOT: "free some space (the user's disk quota is used up)",
+    errno.EFBIG: "the process may not write files that big (ulimit -f); raise that limit",
+}
+
+
+def _reserve(fd: int, size: int) -> None:
+    """Take `size` bytes of disk for the file `fd` (ENOSPC or EDQUOT when there is no room)."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+        os.write(fd, bytes(size))  # a file system without fallocate: write, then sync
+        os.fsync(fd)
 
 
 class FileStore:
@@ -57,6 +84,8 @@ class FileStore:
         self.description = f"state file {self._path}"
         self.kind = "state file"
         self._lock = SingleInstanceLock(f"{self._path}.lock", owner=owner)
+        self._name = os.path.basename(self._path)
+        self._probe = f".{self._name}.probe"
 
     # -- the lock
 
@@ -72,6 +101,18 @@ class FileStore:
     def release_lock(self) -> None:
         self._lock.release()
 
+    def _sweep(self) -> None:
+        """Holding the lock: remove the temporary files that killed saves left behind.
+
+        A killed process cannot remove its own; the next save (or the check
+        before a run) does, holding the lock, so no save of this file is under
+        way. A listing of the state dir: cheap next to the fsyncs of a save.
+        """
+        if self._lock.held:
+            removed = remove_temp_files(self._directory, self._name, extra=(self._probe,))
+            if removed:
+                log.info("removed %d temporary file(s) left by killed saves", removed)
+
     # -- the bytes
 
     def exists(self) -> bool:
@@ -81,27 +122,46 @@ class FileStore:
         return read_private_file(self._path, "state file")
 
     def write(self, data: bytes) -> None:
+        """Replace the file durably; a failure raises `StateSaveError` naming it."""
         self.ensure_directory()
-        write_durably(self._path, data)
+        try:
+            self._sweep()
+            write_durably(self._path, data)
+        except OSError as exc:
+            raise StateSaveError(
+                f"state file {self._path} could not be saved ({exc.strerror})"
+            ) from exc
 
     def check_writable(self) -> None:
-        """Create and remove a file next to the state file; raise if that fails."""
+        """Before anything is fetched (the lock held): raise if a save would fail.
+
+        Creates `.NAME.probe` next to the state file, reserves on the disk as
+        much as the current state takes (at least 512 bytes: a save writes a
+        new copy beside the old one), and removes it. A read-only mount, a
+        directory the user may not write (mode 0500), a full disk or a used-up
+        quota fail here, with one line naming the directory.
+        """
         self.ensure_directory()
-        probe = os.path.join(self._directory, f".{os.path.basename(self._path)}.probe")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        self._sweep()
+        probe = os.path.join(self._directory, self._probe)
         try:
-            try:
-                fd = os.open(probe, flags, 0o600)
-            except FileExistsError:  # left by a run killed right here; the lock is ours now
-                os.unlink(probe)
-                fd = os.open(probe, flags, 0o600)
-            os.close(fd)
-            os.unlink(probe)
+            size = max(os.stat(self._path).st_size, _MIN_PROBE_BYTES)
+        except OSError:
+            size = _MIN_PROBE_BYTES
+        try:
+            with interrupts.deferred():  # a signal never leaves the probe behind
+                fd = create_private_file(probe)
+                try:
+                    _reserve(fd, size)
+                finally:
+                    os.close(fd)
+                    os.unlink(probe)
         except OSError as exc:
+            what_to_do = _WHAT_TO_DO.get(exc.errno or 0, "check the directory")
             raise StateFileError(
-                f"state dir {self._directory} is not writable ({exc.strerror}), so the state "
-                "could not be saved after publishing; nothing was fetched: fix its mode or "
-                "free some space"
+                f"state dir {self._directory} cannot take a new state file ({exc.strerror}), "
+                f"so the state could not be saved after publishing; nothing was fetched: "
+                f"{what_to_do}"
             ) from None
 
     def ensure_directory(self) -> None:
@@ -119,18 +179,28 @@ class FileStore:
 
     def backup(self) -> str | None:
         """Keep the current file next to it as `<name>.<UTC time>.bak` (a hard link, or a copy)."""
-        if not self.path.exists():
+        data = read_private_file(self._path, "state file")
+        if data is None:
             return None
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        backup = self.path.with_name(f"{self.path.name}.{stamp}.bak")
+        backup = os.path.join(self._directory, f"{self._name}.{stamp}.bak")
         try:
-            os.link(self.path, backup)
-        except OSError:  # a file system without hard links
-            import shutil  # only the state commands need it
-
-            shutil.copy2(self.path, backup)
+            os.link(self._path, backup)  # never replaces an existing name
+        except FileExistsError:
+            raise StateFileError(
+                f"backup {backup} already exists; move it away and try again"
+            ) from None
+        except OSError:  # a file system without hard links: copy, into a new file only
+            fd = create_private_file(backup)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         fsync_directory(self._directory)
-        return os.fspath(backup)
+        return backup
 
     def remove(self) -> None:
         os.unlink(self._path)

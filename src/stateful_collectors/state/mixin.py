@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from stateful_collectors import interrupts
 from stateful_collectors.collectors.base import AbstractBaseCollector
 from stateful_collectors.errors import StateFileError
 from stateful_collectors.state.codecs import StateCodec, codec_named
@@ -121,12 +122,14 @@ class StatefulCollectorMixin(AbstractBaseCollector):
 
         After it returns the new state survives a crash or a power cut; if it
         raises, the old file is byte-for-byte what it was and no temporary file
-        is left.
+        is left. A signal that arrives while it writes takes effect once the
+        save is complete (see `stateful_collectors.interrupts`).
         """
         self.acquire_state_lock()
         data = self._codec.dumps(self._wrap_state(state))
-        self.state_store.write(data)
-        self.state_saved = True
+        with interrupts.deferred():
+            self.state_store.write(data)
+            self.state_saved = True
         log.debug("state saved to %s", self.state_store.location)
 
     def make_default_state(self) -> Any:

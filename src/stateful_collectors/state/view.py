@@ -13,6 +13,13 @@ Other common Python values become an object with one `$` key naming the type:
 * a dict whose keys are not all strings -> `{"$dict": [[key, value], ...]}`
 * anything else -> `{"$repr": "..."}`, shown only: `state set` refuses it.
 
+A state too big to show whole (`state show` must stay quick and small on any
+state: a huge one, or one whose shared references would expand into an
+exponential tree) is summarised: past about `MAX_CHARS` characters, `MAX_TEXT`
+characters of one string or `MAX_DEPTH` levels of nesting, the rest is
+replaced by `{"$truncated": "..."}`, which says what was left out. `state set`
+refuses such a view.
+
 Example:
     ```python
     import datetime as dt
@@ -34,33 +41,97 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import itertools
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["format_state", "from_view", "parse_state", "to_view"]
+__all__ = [
+    "MAX_CHARS",
+    "MAX_DEPTH",
+    "MAX_TEXT",
+    "Budget",
+    "format_state",
+    "from_view",
+    "parse_state",
+    "to_view",
+]
 
 _WIDTH = 88
 
+MAX_CHARS = 500_000
+"""About the most characters a view shows (its text may be twice that); the rest is summarised."""
+MAX_TEXT = 2_000
+"""The most characters a view shows of one string (or bytes); the rest is summarised."""
+MAX_DEPTH = 32
+"""The deepest nesting a view shows, and that `parse_state` accepts."""
 
-def to_view(value: Any) -> Any:
-    """The JSON data that shows `value` (see the module docs for the `$` tags)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+
+class Budget:
+    """What a view may still show, in characters; `truncated` says whether some was left out."""
+
+    def __init__(self, chars: int = MAX_CHARS) -> None:
+        self.chars = chars
+        self.truncated = False
+
+    @property
+    def spent(self) -> bool:
+        return self.chars <= 0
+
+    def take(self, chars: int) -> None:
+        self.chars -= chars
+
+    def left_out(self, what: str) -> dict[str, str]:
+        self.truncated = True
+        self.chars -= len(what) + 20
+        return {"$truncated": what}
+
+
+def to_view(value: Any, budget: Budget | None = None, depth: int = 0) -> Any:
+    """The JSON data that shows `value` (see the module docs for the `$` tags).
+
+    With a `budget`, the view is summarised once it is spent (see `Budget`):
+    a container stops at the item that spends it, with one `$truncated` item
+    saying how many were left out, so even a state whose shared references
+    would unfold into an exponential tree is shown in bounded time and space.
+    """
+    budget = Budget(chars=1 << 62) if budget is None else budget
+    budget.take(8 + 2 * depth)  # about what the value's line costs: indentation, punctuation
+    if value is None or isinstance(value, (bool, int, float)):
         return value
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            return budget.left_out(f"a string of {len(value)} characters, starting {value[:80]!r}")
+        budget.take(len(value))
+        return value
+    if depth >= MAX_DEPTH:
+        return budget.left_out(f"a {type(value).__name__} nested deeper than {MAX_DEPTH} levels")
+    inner = depth + 1
     if isinstance(value, dict):
-        keys_are_text = all(isinstance(key, str) for key in value)
         looks_tagged = len(value) == 1 and str(next(iter(value))).startswith("$")
-        if keys_are_text and not looks_tagged:
-            return {key: to_view(value[key]) for key in sorted(value)}
-        pairs = _stable_sorted(value.items(), key=lambda pair: pair[0])
-        return {"$dict": [[to_view(key), to_view(item)] for key, item in pairs]}
+        if not looks_tagged and all(isinstance(key, str) for key in value):
+            shown_keys = []
+            for key in value:
+                if budget.spent:
+                    break
+                budget.take(len(key))
+                shown_keys.append(key)
+            view = {key: to_view(value[key], budget, inner) for key in sorted(shown_keys)}
+            if len(value) > len(shown_keys):
+                view.update(budget.left_out(f"{len(value) - len(shown_keys)} more key(s)"))
+            return view
+        pairs = _stable_sorted(_while_budget(value.items(), budget), _key, budget)
+        shown = [[to_view(key, budget, inner), to_view(item, budget, inner)] for key, item in pairs]
+        return {"$dict": _with_rest(shown, len(value), budget)}
     if isinstance(value, list):
-        return [to_view(item) for item in value]
+        return _with_rest(_items_view(value, budget, inner), len(value), budget)
     if isinstance(value, tuple):
-        return {"$tuple": [to_view(item) for item in value]}
+        return {"$tuple": _with_rest(_items_view(value, budget, inner), len(value), budget)}
     if isinstance(value, (set, frozenset)):
         tag = "$frozenset" if isinstance(value, frozenset) else "$set"
-        return {tag: [to_view(item) for item in _stable_sorted(value, key=lambda item: item)]}
+        items = _stable_sorted(_while_budget(value, budget), _same, budget)
+        shown = [to_view(item, budget, inner) for item in items]
+        return {tag: _with_rest(shown, len(value), budget)}
     if isinstance(value, dt.datetime):
         return {"$datetime": value.isoformat()}
     if isinstance(value, dt.date):
@@ -69,29 +140,72 @@ def to_view(value: Any) -> Any:
         return {"$time": value.isoformat()}
     if isinstance(value, dt.timedelta):
         return {"$timedelta": value.total_seconds()}
-    if isinstance(value, bytes):
+    if isinstance(value, (bytes, bytearray)):
+        if len(value) > MAX_TEXT:
+            return budget.left_out(f"{len(value)} bytes, starting {bytes(value[:60])!r}")
+        budget.take(len(value) * 4 // 3)
         try:
-            return {"$bytes": value.decode("utf-8")}
+            return {"$bytes": bytes(value).decode("utf-8")}
         except UnicodeDecodeError:
             return {"$bytes_base64": base64.b64encode(value).decode("ascii")}
-    return {"$repr": repr(value)}
+    text = repr(value)
+    if len(text) > MAX_TEXT:
+        return budget.left_out(f"a {type(value).__name__} shown by {len(text)} characters")
+    budget.take(len(text))
+    return {"$repr": text}
 
 
-def _stable_sorted(items: Iterable[Any], key: Callable[[Any], Any]) -> list[Any]:
+def _key(pair: tuple[Any, Any]) -> Any:
+    return pair[0]
+
+
+def _same(item: Any) -> Any:
+    return item
+
+
+def _items_view(items: Iterable[Any], budget: Budget, depth: int) -> list[Any]:
+    """The views of `items`, in order, until the budget is spent."""
+    shown = []
+    for item in items:
+        if budget.spent:
+            break
+        shown.append(to_view(item, budget, depth))
+    return shown
+
+
+def _while_budget(items: Iterable[Any], budget: Budget) -> list[Any]:
+    """The first items, as many as the budget could show (each costs at least 8)."""
+    return list(itertools.islice(items, max(budget.chars // 8, 0)))
+
+
+def _with_rest(shown: list[Any], total: int, budget: Budget) -> list[Any]:
+    if total > len(shown):
+        shown.append(budget.left_out(f"{total - len(shown)} more item(s)"))
+    return shown
+
+
+def _stable_sorted(
+    items: Iterable[Any], key: Callable[[Any], Any], budget: Budget | None = None
+) -> list[Any]:
     items = list(items)
     try:
         return sorted(items, key=key)
     except TypeError:  # mixed types: order by how they are shown instead
-        return sorted(items, key=lambda item: _compact(to_view(key(item))))
+        side = Budget(chars=budget.chars if budget is not None else 1 << 62)
+        return sorted(items, key=lambda item: _compact(to_view(key(item), side)))
 
 
 def _compact(view: Any) -> str:
     return json.dumps(view, ensure_ascii=False, separators=(", ", ": "))
 
 
-def format_state(state: Any, width: int = _WIDTH) -> str:
-    """`state` as indented JSON text; what fits in `width` columns stays on one line."""
-    return _format(to_view(state), indent=0, used=0, width=width)
+def format_state(state: Any, width: int = _WIDTH, budget: Budget | None = None) -> str:
+    """`state` as indented JSON text; what fits in `width` columns stays on one line.
+
+    Summarised past the limits of `budget` (a fresh `Budget()` when not given);
+    `budget.truncated` then says so.
+    """
+    return _format(to_view(state, budget or Budget()), indent=0, used=0, width=width)
 
 
 def _format(view: Any, indent: int, used: int, width: int) -> str:
@@ -140,14 +254,33 @@ def parse_state(text: str) -> Any:
         raise ValueError(
             f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
+    except ValueError as exc:  # e.g. a number of more than 4300 digits
+        raise ValueError(f"not usable JSON ({str(exc).splitlines()[0][:80]})") from None
+    _check_depth(data)
     return from_view(data)
 
 
+def _check_depth(data: Any) -> None:
+    """Refuse JSON data nested more than `MAX_DEPTH` levels (without recursing)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            if depth >= MAX_DEPTH:
+                raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+
+
 def from_view(data: Any) -> Any:
-    """The inverse of `to_view` for JSON data (`$repr` excepted)."""
+    """The inverse of `to_view` for JSON data (`$repr` and `$truncated` excepted)."""
     if isinstance(data, list):
         return [from_view(item) for item in data]
     if isinstance(data, dict):
+        if "$truncated" in data:
+            return _refuse_truncated(data["$truncated"])
         if len(data) == 1:
             ((key, inner),) = data.items()
             if key.startswith("$"):
@@ -166,8 +299,8 @@ def _decode_tag(tag: str, inner: Any) -> Any:
         )
     try:
         return decoder(inner)
-    except (TypeError, ValueError, binascii.Error) as exc:
-        raise ValueError(f"{tag}: {exc}") from None
+    except (TypeError, ValueError, OverflowError, binascii.Error) as exc:
+        raise ValueError(f"{tag}: {str(exc)[:200]}") from None
 
 
 def _items(inner: Any) -> list[Any]:
@@ -216,6 +349,12 @@ def _refuse_repr(inner: Any) -> Any:
     )
 
 
+def _refuse_truncated(inner: Any) -> Any:
+    raise ValueError(
+        "marks what 'state show' left out of a state too big to print; write the whole value"
+    )
+
+
 def _seconds(inner: Any) -> dt.timedelta:
     if isinstance(inner, bool) or not isinstance(inner, (int, float)):
         raise TypeError(f"needs a number of seconds, got {_compact(inner)}")
@@ -234,4 +373,5 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
     "$bytes_base64": lambda inner: base64.b64decode(_text(inner), validate=True),
     "$dict": _pairs,
     "$repr": _refuse_repr,
+    "$truncated": _refuse_truncated,
 }

@@ -13,14 +13,15 @@ log = logging.getLogger(__name__)
 
 
 class Counter(StatefulCollectorMixin, BaseCollector):
-    """Publishes `run N` and remembers N; `mode` makes a run fail or block."""
+    """Publishes `run N`, remembers N; `mode` makes a run fail or block, `pad` grows its state."""
 
     raw_type = "stream"
     config_spec = """
         [counter]
         state_dir :: path
-        mode = ok :: str          # ok, fail, block, no-inner-stop or stop
+        mode = ok :: str          # ok, fail, block, swallow, no-inner-stop or stop
         ready_file = :: str       # written once a 'block' run is blocked
+        pad = 0 :: int            # bytes of padding saved with the state
     """
 
     def make_default_state(self):
@@ -29,6 +30,8 @@ class Counter(StatefulCollectorMixin, BaseCollector):
     def run(self):
         self.state = self.load_state()
         super().run()
+        if self.config.get("pad"):
+            self.state["pad"] = "x" * self.config["pad"]
         self.save_state(self.state)
 
     def get_source_channel(self, **processed_data):
@@ -47,6 +50,12 @@ class Counter(StatefulCollectorMixin, BaseCollector):
         if mode == "block":
             Path(self.config["ready_file"]).write_text("ready")
             time.sleep(120)  # until the test sends a signal
+        if mode == "swallow":  # a collector that catches everything, signals included
+            try:
+                Path(self.config["ready_file"]).write_text("ready")
+                time.sleep(120)
+            except BaseException:
+                log.warning("counter ignores what stopped its sleep")
         if mode == "no-inner-stop":
             return
         if mode == "stop":

@@ -73,14 +73,43 @@ def examples_config(example: CodeExample) -> ExamplesConfig:
     )
 
 
+_PRINTED_LINE_RE = re.compile(r"^ *#>( |$)")
+"""A `#>` line: what a print above it wrote."""
+
+
 class PrintLines(run_code.InsertPrintStatements):
-    """`#>` before every line of what a print wrote, also when it wrote several lines.
+    """`#>` lines written from what ran, and only from that; one per line printed.
 
     pytest-examples writes multi-line output as a triple-quoted string instead;
     a column of `#>` lines reads better in a guide, so pages and docstrings use
-    it everywhere. (Overrides one private method of pytest-examples 0.0.18.)
-    A blank line inside multi-line output is not supported: print it otherwise.
+    it everywhere. A blank line inside multi-line output is not supported:
+    print it otherwise.
+
+    pytest-examples also rewrites only the `#>` lines under the prints that
+    ran, so a stale `#>` line under a print that never ran (or under a
+    statement that prints nothing) would pass. Here every `#>` line of the
+    block is dropped and the lines are written again from the prints that
+    ran: a `#>` line that no executed print produced makes the block differ
+    from the page, and the test fails. (Overrides two private methods of
+    pytest-examples 0.0.18.)
     """
+
+    def _insert_print_statements(self, example):
+        assert self.print_func is not None, "print statements not being inserted"
+        after_line: dict[int, list] = {}
+        for statement in self.print_func.statements:
+            line_no, col = run_code.find_print_location(example, statement.line_no)
+            after_line.setdefault(line_no - 1, []).append((statement, col))
+        lines: list[str] = []
+        for index, line in enumerate(example.source.splitlines()):
+            if _PRINTED_LINE_RE.match(line):
+                continue  # written again below, from what ran, or not at all
+            lines.append(line)
+            for statement, col in after_line.get(index, []):
+                printed: list[str] = []
+                self._insert_print_args(printed, statement, example.in_py_file(), -1, col)
+                lines.extend(printed)
+        return "\n".join(lines) + "\n"
 
     def _insert_print_args(self, lines, statement, in_python, line_index, col):  # noqa: ARG002
         indent = " " * col

@@ -1,0 +1,239 @@
+"""What may stop a run (SIGINT, SIGTERM, SIGHUP, its deadline), and when nothing may.
+
+One run is one process, so this module keeps its state in the process:
+
+* `install()` makes SIGINT, SIGTERM and SIGHUP raise `Interrupted`, and
+  SIGALRM (the run's deadline) raise `DeadlineExceeded`, in the main thread.
+  The runner and the `state` commands call it before anything else, before
+  the collector's module is imported.
+* `deferred()` is a critical section: a signal that arrives inside it is
+  raised when it ends. The save of a state runs inside one, so a signal never
+  cuts a save in two, and a run whose state was saved always says so.
+* `start_deadline(seconds)` arms the run's deadline (`setitimer`);
+  `remaining()` says how much of it is left, so that a download can stop at
+  it too (`stateful_collectors.http.fetch`).
+* `hold()` says that the run's outcome is decided: from then on a signal is
+  noted and changes nothing, so the summary line and the exit status agree.
+* `received()` is the first interruption of the run, even one that a
+  collector's code caught and ignored: the run still reports it.
+* `restore()` puts back the handlers `install()` found (a run started from
+  Python, in a test, leaves the process as it was).
+
+Python runs a signal handler between two steps of whatever runs in the main
+thread, also inside a `__del__` method or a weak reference's callback, where
+an exception cannot get out: it would be printed as "Exception ignored" and
+dropped. `install()` therefore also installs a `sys.unraisablehook` that
+catches such an interruption and sends the signal again a moment later, so
+that it is raised where it can stop the run.
+
+Outside the main thread, or before `install()`, nothing here changes how a
+signal is handled: `deferred()` is then an empty block.
+
+Example:
+    ```python
+    import os
+    import signal
+
+    from stateful_collectors import interrupts
+    from stateful_collectors.errors import Interrupted
+
+    interrupts.install()
+    try:
+        with interrupts.deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            print("the critical section finished")
+            #> the critical section finished
+    except Interrupted as interruption:
+        print("then:", interruption)
+        #> then: SIGTERM
+    finally:
+        interrupts.restore()
+    ```
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+from stateful_collectors.errors import DeadlineExceeded, Interrupted
+
+__all__ = [
+    "SIGNALS",
+    "cancel_deadline",
+    "deferred",
+    "hold",
+    "install",
+    "installed",
+    "received",
+    "remaining",
+    "restore",
+    "start_deadline",
+]
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""The signals that stop a run (exit status 130)."""
+
+_Handler = Callable[[int, FrameType | None], Any] | int | None
+
+
+class _State:
+    """The process's interruption state (one run per process)."""
+
+    def __init__(self) -> None:
+        self.previous: dict[int, _Handler] = {}
+        self.depth = 0  # nesting of deferred() blocks
+        self.pending: Interrupted | None = None  # arrived inside deferred(), raised at its end
+        self.received: Interrupted | None = None  # the first interruption of the run
+        self.held = False  # the outcome is decided: note signals, raise nothing
+        self.deadline: float | None = None  # time.monotonic() value
+        self.deadline_seconds = 0.0
+        self.previous_hook: Callable[[Any], object] = sys.__unraisablehook__
+
+
+_state = _State()
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _handle(signum: int, _frame: FrameType | None) -> None:
+    if signum == signal.SIGALRM:
+        interruption: Interrupted = DeadlineExceeded(_state.deadline_seconds)
+    else:
+        interruption = Interrupted(signal.Signals(signum).name)
+    interruption.signum = signum
+    if _state.received is None:
+        _state.received = interruption
+    if _state.held:
+        return
+    if _state.depth:
+        if _state.pending is None:
+            _state.pending = interruption
+        return
+    raise interruption
+
+
+def _unraisable(unraisable: Any) -> None:
+    """Send again an interruption raised where it could not get out (a `__del__`...)."""
+    interruption = unraisable.exc_value
+    if isinstance(interruption, Interrupted) and interruption.signum is not None:
+        # Not now: the handler would run inside this hook, and be dropped again. A moment
+        # later, from another thread: the main thread is out of the callback by then.
+        resend = threading.Timer(0.001, os.kill, (os.getpid(), interruption.signum))
+        resend.daemon = True
+        resend.start()
+        return
+    _state.previous_hook(unraisable)
+
+
+def install() -> None:
+    """Handle SIGINT, SIGTERM, SIGHUP and SIGALRM from now on (main thread only).
+
+    Starts a fresh run: forgets any interruption an earlier run received.
+    """
+    if not _in_main_thread():
+        return
+    _state.depth, _state.pending, _state.received, _state.held = 0, None, None, False
+    if not _state.previous:
+        _state.previous_hook = sys.unraisablehook
+        sys.unraisablehook = _unraisable
+    for signum in (*SIGNALS, signal.SIGALRM):
+        previous = signal.signal(signum, _handle)
+        _state.previous.setdefault(signum, previous)
+
+
+def installed() -> bool:
+    """Whether `install()` is in effect (and not undone by `restore()`)."""
+    return bool(_state.previous)
+
+
+def restore() -> None:
+    """Cancel the deadline and put back the handlers that `install()` replaced."""
+    cancel_deadline()
+    if not _in_main_thread():
+        return
+    previous, _state.previous = _state.previous, {}
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+    if previous:
+        sys.unraisablehook = _state.previous_hook
+    _state.depth, _state.pending, _state.held = 0, None, False
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """A block that no signal interrupts: one that arrives meanwhile is raised at its end.
+
+    If the block itself raises, that exception goes on (the interruption is
+    still noted by `received()`).
+    """
+    if not _state.previous or not _in_main_thread():
+        yield
+        return
+    _state.depth += 1
+    try:
+        yield
+    finally:
+        _state.depth -= 1
+    if _state.depth == 0 and _state.pending is not None and not _state.held:
+        pending, _state.pending = _state.pending, None
+        raise pending
+
+
+def hold() -> None:
+    """The outcome is decided: from now on signals change nothing, and the deadline is off.
+
+    The signals are then ignored by the process (until `restore()` or the next
+    `install()`), so that one arriving while the interpreter shuts down cannot
+    kill it with a status other than the one the run printed.
+    """
+    _state.held = True
+    cancel_deadline()
+    if _state.previous and _in_main_thread():
+        for signum in SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+
+
+def received() -> Interrupted | None:
+    """The first interruption this run received (raised, deferred or ignored), if any."""
+    return _state.received
+
+
+def start_deadline(seconds: float) -> None:
+    """Arm the run's deadline: `seconds` from now, the run raises `DeadlineExceeded`.
+
+    The timer (`setitimer(ITIMER_REAL)`) needs `install()` and the main thread;
+    elsewhere only `remaining()` knows the deadline.
+    """
+    _state.deadline = time.monotonic() + seconds
+    _state.deadline_seconds = seconds
+    if _state.previous and _in_main_thread():
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def cancel_deadline() -> None:
+    """Disarm the run's deadline (nothing happens if none is armed)."""
+    if _state.deadline is not None and _in_main_thread():
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    _state.deadline = None
+
+
+def remaining() -> float | None:
+    """Seconds left before the run's deadline, `None` without one (never below 0)."""
+    if _state.deadline is None:
+        return None
+    return max(0.0, _state.deadline - time.monotonic())
+
+
+def deadline_seconds() -> float | None:
+    """The deadline armed by `start_deadline`, in seconds (`None` without one)."""
+    return _state.deadline_seconds if _state.deadline is not None else None
