@@ -34,7 +34,11 @@ Example:
     import tempfile
 
     from stateful_collectors.errors import StateFileError
-    from stateful_collectors.fs import open_private_file, read_private_file, write_durably
+    from stateful_collectors.fs import (
+        open_private_file,
+        read_private_file,
+        write_durably,
+    )
 
     with tempfile.TemporaryDirectory() as directory:
         write_durably(f"{directory}/data", b"hello")
@@ -44,7 +48,9 @@ Example:
         #> None
         os.symlink("/etc/passwd", f"{directory}/planted")
         try:
-            open_private_file(f"{directory}/planted", os.O_WRONLY | os.O_APPEND, "outbox")
+            open_private_file(
+                f"{directory}/planted", os.O_WRONLY | os.O_APPEND, "outbox"
+            )
         except StateFileError as error:
             print(str(error).replace(directory, "/srv").split(";")[0])
             #> outbox /srv/planted is a symlink

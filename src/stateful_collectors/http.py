@@ -33,7 +33,8 @@ Example:
         print(response.status, response.headers["Content-Type"], response.body[:31])
         #> 200 application/json b'[{"id": 3, "time": "2026-11-27T'
         again = fetch(
-            f"{server.url}/items.json", headers={"If-None-Match": response.headers["ETag"]}
+            f"{server.url}/items.json",
+            headers={"If-None-Match": response.headers["ETag"]},
         )
         print(again.status, again.body)
         #> 304 b''

@@ -313,8 +313,10 @@ def collector_main(cls: type[AbstractBaseCollector]) -> Callable[[Sequence[str] 
 
 
     main = collector_main(DemoCollector)
-    print(main.__name__, main.__doc__)
-    #> main Run DemoCollector once. Usage: [--config FILE] [--deadline SECONDS] [--verbose]
+    print(main.__name__)
+    #> main
+    print(main.__doc__)
+    #> Run DemoCollector once. Usage: [--config FILE] [--deadline SECONDS] [--verbose]
     ```
 
     In `pyproject.toml`: `[project.scripts] collector-demo = "my_package.demo:main"`, or

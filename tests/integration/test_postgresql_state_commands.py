@@ -162,11 +162,16 @@ def test_the_commands_wait_for_no_run_on_another_host(postgresql, pg_dsn, tmp_pa
     running = start_cli("run", TARGET, "--config", str(configs.pg))
     try:
         wait_for_file(configs.ready, running)
-        refused = [state(action, configs.pg) for action in ("show", "backups")]
-        refused.append(state("set", configs.pg, '{"runs": 5}'))
+        refused = [state("backups", configs.pg), state("set", configs.pg, '{"runs": 5}')]
+        # Before any state was saved, show takes no lock: it shows the default and waits for
+        # nothing (as with the file store, where it creates no lock file).
+        shown = state("show", configs.pg)
     finally:
         running.kill()
         running.communicate()
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == '{"runs": 0}\n'
+    assert "the first run starts from" in shown.stderr
     for result in refused:
         assert result.returncode == ExitStatus.ALREADY_RUNNING
         assert result.stderr.startswith(

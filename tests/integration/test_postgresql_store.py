@@ -29,6 +29,7 @@ from stateful_collectors.errors import (
     ExitStatus,
     LockLostError,
     StateFileError,
+    StateSaveError,
 )
 from stateful_collectors.state.postgresql import PostgresStore, schema_sql
 from tests.support import ROOT, clean_env
@@ -114,6 +115,32 @@ def test_a_run_whose_lock_was_lost_cannot_overwrite_a_newer_state(postgresql, pg
     assert "the row is no longer at version 1, the one this run loaded" in str(refused.value)
     assert refused.value.exit_status == ExitStatus.LOCK_LOST
     assert not stale.state_saved
+
+
+def test_a_save_the_server_refuses_is_a_failed_save_that_names_the_row(postgresql, pg_dsn):
+    # A trigger stands in for whatever makes a server refuse an UPDATE (a full disk, a
+    # constraint): the save raises StateSaveError, so the run's line says what repeats.
+    with Shared(config_text=config(pg_dsn)) as collector:
+        collector.save_state({"last_id": 1})
+    postgresql.execute(
+        pg_dsn,
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'the disk is full'; END $$",
+    )
+    postgresql.execute(
+        pg_dsn,
+        "CREATE TRIGGER refuse BEFORE UPDATE ON collector_state "
+        "FOR EACH ROW EXECUTE FUNCTION refuse()",
+    )
+    with Shared(config_text=config(pg_dsn)) as collector:
+        assert collector.load_state() == {"last_id": 1}
+        with pytest.raises(StateSaveError) as refused:
+            collector.save_state({"last_id": 2})
+    assert str(refused.value).startswith(f"state row {KEY}")
+    assert "could not be saved" in str(refused.value)
+    assert "the disk is full" in str(refused.value)
+    assert refused.value.exit_status == ExitStatus.STATE_ERROR
+    assert json.loads(bytes(row(postgresql, pg_dsn)[2])) == {"last_id": 1}
 
 
 def test_a_first_save_is_refused_when_another_run_created_the_row(postgresql, pg_dsn):

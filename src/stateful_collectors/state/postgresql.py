@@ -65,6 +65,7 @@ from stateful_collectors.errors import (
     ConfigError,
     LockLostError,
     StateFileError,
+    StateSaveError,
     UsageError,
 )
 from stateful_collectors.state.store import (
@@ -554,7 +555,19 @@ class PostgresStore:
         return data
 
     def write(self, data: bytes) -> None:
-        """Save `data` if the row is still at the version this run loaded; bump the version."""
+        """Save `data` if the row is still at the version this run loaded; bump the version.
+
+        A lost lock raises `LockLostError`; any other failure `StateSaveError`
+        naming the row, so the run's line says what the next run repeats.
+        """
+        try:
+            self._write(data)
+        except LockLostError:
+            raise
+        except CollectorError as exc:
+            raise StateSaveError(f"{self.description} could not be saved ({exc})") from exc
+
+    def _write(self, data: bytes) -> None:
         checksum = hashlib.sha256(data).digest()
         if self._version is None:
             row = self._query(
