@@ -15,7 +15,7 @@ config, else one hour.
 
 The runner relies only on what `AbstractBaseCollector` declares
 (`run_collection`, `close`, `published_count`, `sink_description`,
-`state_location`, `state_saved`).
+`state_location`, `state_saved`, `nothing_to_publish`).
 """
 
 from __future__ import annotations
@@ -118,6 +118,11 @@ def _summary(
 ) -> str:
     published = collector.published_count
     sink = collector.sink_description
+    if outcome == "ok" and collector.nothing_to_publish:
+        text = "ok: nothing new to publish"
+        if collector.state_location is not None and not collector.state_saved:
+            return f"{text}; state unchanged in {collector.state_location}"
+        return text
     if outcome == "ok":
         text = f"ok: published {published} message(s)" + (f" to {sink}" if sink else "")
     else:  # "interrupted", "deadline passed (N s)" or "failed: <reason>" (may name the sink)

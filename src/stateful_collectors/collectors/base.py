@@ -188,9 +188,11 @@ class AbstractBaseCollector:
         published_count: messages handed to the sink during the last `run()`.
         sink_description: where the last `run()` published, for logs.
         state_saved: whether this collector saved its state in this process.
+        nothing_to_publish: whether the last run found nothing to publish and so
+            left its state as it was (a two-phase collector whose pile was `None`).
 
     The runner (`stateful_collectors.runner`) relies only on what this class
-    declares: `run_collection()`, `prepare_state()`, `close()`, the three
+    declares: `run_collection()`, `prepare_state()`, `close()`, the four
     attributes above and `state_location`. `QueuedBase` and
     `StatefulCollectorMixin` fill them in; a collector without a sink or a
     state keeps the harmless defaults.
@@ -204,6 +206,7 @@ class AbstractBaseCollector:
     published_count: int = 0
     sink_description: str | None = None
     state_saved: bool = False
+    nothing_to_publish: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

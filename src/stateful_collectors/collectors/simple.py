@@ -121,9 +121,11 @@ class BaseTwoPhaseCollector(BaseCollector):
     def run_collection(self) -> None:
         """One whole run: `prepare_state()`, `obtain_input_pile()`, `run()`, then the hook."""
         self.prepare_state()
+        self.nothing_to_publish = False
         input_pile = self.obtain_input_pile()
         if input_pile is None:
             log.info("%s: nothing to publish", type(self).__qualname__)
+            self.nothing_to_publish = True
             return
         self._input_pile = input_pile
         try:
