@@ -64,9 +64,12 @@ def test_the_second_run_publishes_only_the_new_rows(sink, feed_server, workdir, 
         assert result.returncode == 0, result.stderr
         expected = 1 if rows else 0
         summary = result.stderr.strip().splitlines()[-1]
-        assert summary.startswith(
-            f"DemoFeedItemsCsvCollector: ok: published {expected} message(s)"
-        ), summary
+        outcome = (
+            f"ok: published {expected} message(s)"
+            if expected
+            else "ok: nothing new to publish; state unchanged"
+        )
+        assert summary.startswith(f"DemoFeedItemsCsvCollector: {outcome}"), summary
         messages = sink.take(expected)
         assert len(messages) == expected
         for routing_key, properties, body in messages:
