@@ -8,7 +8,9 @@ Bars:
   hand-written version.
 * `load_state` of a 1 KiB state: at most 1.2x a plain `open` + `pickle.load`,
   although `load_state` checks the directory's and the file's owner and modes
-  before it unpickles anything.
+  before it unpickles anything; a 10 MiB state: throughput at least 0.9x of
+  the plain load, checks included (a large state is unpickled from the open
+  file, not read into one string of bytes first).
 
 For context (no bar), the price of durability: the same save done unsafely,
 by overwriting the file in place, or by a temporary file renamed without any
@@ -33,7 +35,13 @@ from benchmarks.results import Row, at_least, at_most, format_rate, format_secon
 from stateful_collectors.collectors.base import AbstractBaseCollector
 from stateful_collectors.state import StatefulCollectorMixin
 
-__all__ = ["SAVE_BAR", "SAVE_THROUGHPUT_BAR", "LOAD_BAR", "run_state_benchmarks"]
+__all__ = [
+    "LOAD_BAR",
+    "LOAD_THROUGHPUT_BAR",
+    "SAVE_BAR",
+    "SAVE_THROUGHPUT_BAR",
+    "run_state_benchmarks",
+]
 
 SAVE_BAR = 1.15
 """`save_state` (1 KiB) may take at most this many times the hand-written durable replace."""
@@ -41,6 +49,8 @@ SAVE_THROUGHPUT_BAR = 0.9
 """`save_state` (10 MiB) must write at least this fraction of the hand-written throughput."""
 LOAD_BAR = 1.2
 """`load_state` (1 KiB) may take at most this many times `open` + `pickle.load`."""
+LOAD_THROUGHPUT_BAR = 0.9
+"""`load_state` (10 MiB) must read at least this fraction of `open` + `pickle.load`'s throughput."""
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -259,7 +269,7 @@ def _run(collector: BenchCollector, state_dir: str, quick: bool) -> list[Row]:
         )
     )
 
-    # load, 10 MiB, for context
+    # load, 10 MiB
     collector.save_state(large)
     loads = interleave(
         {
@@ -271,13 +281,14 @@ def _run(collector: BenchCollector, state_dir: str, quick: bool) -> list[Row]:
     ours_rate = 10 / median(loads["load_state"])
     plain_rate = 10 / median(loads["plain"])
     rows.append(
-        Row(
+        at_least(
             "load_state, 10 MiB state (throughput)",
             format_rate(ours_rate, "MiB/s"),
             f"{format_rate(plain_rate, 'MiB/s')} open + pickle.load",
-            f"{paired_ratio(loads['plain'], loads['load_state']):.2f}x",
-            "",
-            "context",
+            ratio=paired_ratio(loads["plain"], loads["load_state"]),
+            bar=LOAD_THROUGHPUT_BAR,
+            quick=quick,
+            chart_label="load_state, 10 MiB",
         )
     )
     return rows

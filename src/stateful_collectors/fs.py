@@ -60,6 +60,7 @@ Example:
 from __future__ import annotations
 
 import errno
+import io
 import os
 import re
 import stat
@@ -73,6 +74,7 @@ __all__ = [
     "open_private_file",
     "open_regular_file",
     "read_limited_file",
+    "open_private_reader",
     "read_private_file",
     "remove_temp_files",
     "temp_file_pattern",
@@ -348,18 +350,11 @@ def check_private_directory(
         )
 
 
-def read_private_file(path: str | os.PathLike[str], what: str) -> bytes | None:
-    """The bytes of the file at `path`, or `None` if there is none; checked before reading.
+def _open_checked_for_reading(path: str, what: str) -> tuple[int, int] | None:
+    """A descriptor of the file at `path` once it passed the checks, and its size.
 
-    Refuses (with `StateFileError`, naming the file as `what`) a directory
-    that another user owns or that group or others may write, and a file that
-    is a symlink, not a regular file, not owned by the current user, or
-    writable by group or others: decoding such a file (a pickle, say) could
-    run someone else's code.
+    `None` if there is no file (or no directory).
     """
-    # Every run loads its state: plain strings and as few system calls as the
-    # checks allow (stat of the dir, open, fstat, one read, close).
-    path = os.fspath(path)
     directory = os.path.dirname(path) or "."
     try:
         check_private_directory(directory, os.stat(directory), path)
@@ -375,9 +370,55 @@ def read_private_file(path: str | os.PathLike[str], what: str) -> bytes | None:
         info = os.fstat(fd)
         # A state file is replaced by a rename, never written in place: its links do not matter.
         _refuse_unsafe(info, path, what, StateFileError, single_link=False)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info.st_size
+
+
+def read_private_file(path: str | os.PathLike[str], what: str) -> bytes | None:
+    """The bytes of the file at `path`, or `None` if there is none; checked before reading.
+
+    Refuses (with `StateFileError`, naming the file as `what`) a directory
+    that another user owns or that group or others may write, and a file that
+    is a symlink, not a regular file, not owned by the current user, or
+    writable by group or others: decoding such a file (a pickle, say) could
+    run someone else's code.
+    """
+    path = os.fspath(path)
+    opened = _open_checked_for_reading(path, what)
+    return None if opened is None else _read_and_close(*opened, path, what)
+
+
+def open_private_reader(
+    path: str | os.PathLike[str], what: str, *, stream_above: int = 1 << 20
+) -> bytes | io.BufferedReader | None:
+    """The file at `path`, checked as `read_private_file` checks it, ready to decode.
+
+    Up to `stream_above` bytes: its content, read in one call. Larger: the
+    file itself, open, for a decoder that reads it (`pickle.load`): a large
+    state is then read once, straight into the objects it holds, instead of
+    into one string of bytes first and copied from there. `None` if there is
+    no file.
+    """
+    # Every run loads its state: plain strings and as few system calls as the
+    # checks allow (stat of the dir, open, fstat, reads, close).
+    path = os.fspath(path)
+    opened = _open_checked_for_reading(path, what)
+    if opened is None:
+        return None
+    fd, size = opened
+    if size > stream_above:
+        # Not open(fd, "rb"): for a descriptor it costs a few microseconds more than this.
+        return io.BufferedReader(io.FileIO(fd, closefd=True))
+    return _read_and_close(fd, size, path, what)
+
+
+def _read_and_close(fd: int, size: int, path: str, what: str) -> bytes:
+    try:
         # One read of one byte more than the size: a short read means the end was reached.
-        data = os.read(fd, info.st_size + 1)
-        if len(data) > info.st_size:  # the file grew meanwhile: read the rest
+        data = os.read(fd, size + 1)
+        if len(data) > size:  # the file grew meanwhile: read the rest
             chunks = [data]
             while chunk := os.read(fd, 65536):
                 chunks.append(chunk)

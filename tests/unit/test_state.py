@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import decimal
+import io
 import json
 import logging
 import os
@@ -190,6 +191,40 @@ def test_state_codec_may_be_an_object(tmp_path):
     state_file.save("quiet")
     assert (tmp_path / "s" / "x.txt").read_bytes() == b"QUIET"
     assert state_file.load(default=str) == "QUIET"
+
+
+@pytest.mark.parametrize("codec", ["pickle", "json", "object"])
+def test_a_state_over_1_mib_is_loaded_from_the_open_file_with_the_same_results(
+    codec, state_dir, monkeypatch
+):
+    # Over 1 MiB, load_state() decodes from the open file (pickle reads large values straight
+    # into place); the result, and every error, must be what the bytes path gives.
+    class Upper:
+        name, suffix = "upper", ".txt"
+
+        def dumps(self, state):
+            return json.dumps(state).encode()
+
+        def loads(self, data):
+            return json.loads(data)
+
+    cls = type("Big", (Collector,), {"state_codec": Upper() if codec == "object" else codec})
+    big = {"last_utc": "2026-11-27T20:00:00Z", "blob": "x" * (3 << 20)}
+    collector = cls(config_text=f"[unit_state]\nstate_dir = {state_dir}\n")
+    collector.save_state(big)
+    path = collector.state_file_path
+    assert path.stat().st_size > 1 << 20
+    opened = []
+    real_reader = io.BufferedReader
+    monkeypatch.setattr(io, "BufferedReader", lambda raw: opened.append(raw) or real_reader(raw))
+    assert collector.load_state() == big
+    assert opened  # it really took the file path
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # cut short, as a damaged file would be
+    with pytest.raises(StateFileError, match=r"cannot be decoded as (pickle|json|upper) \("):
+        collector.load_state()
+    assert path.read_bytes() == data[: len(data) // 2]  # left untouched
+    collector.close()
 
 
 def test_an_unknown_codec_name_is_refused():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 __all__ = ["CODECS", "JsonCodec", "PickleCodec", "StateCodec", "codec_named"]
 
@@ -48,6 +48,10 @@ class PickleCodec:
 
     def loads(self, data: bytes) -> Any:
         return pickle.loads(data)
+
+    def load(self, file: BinaryIO) -> Any:
+        """Unpickle from an open file: large `bytes` in the state are read straight into place."""
+        return pickle.load(file)
 
 
 class JsonCodec:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import io
 import logging
 import os
 from collections.abc import Callable
@@ -32,13 +33,14 @@ from stateful_collectors.fs import (
     check_private_directory,
     create_private_file,
     fsync_directory,
+    open_private_reader,
     read_private_file,
     remove_temp_files,
     write_durably,
 )
 from stateful_collectors.state.codecs import StateCodec, codec_named
 from stateful_collectors.state.lock import SingleInstanceLock
-from stateful_collectors.state.store import Backup, decode_state
+from stateful_collectors.state.store import Backup, decode_saved_state
 
 __all__ = ["FileStore", "StateFile"]
 
@@ -86,6 +88,7 @@ class FileStore:
         self._lock = SingleInstanceLock(f"{self._path}.lock", owner=owner)
         self._name = os.path.basename(self._path)
         self._probe = f".{self._name}.probe"
+        self._swept_by: int | None = None  # the process that removed the leftovers
 
     # -- the lock
 
@@ -97,6 +100,7 @@ class FileStore:
         if not self._lock.held:
             self.ensure_directory()
             self._lock.acquire()
+            self._swept_by = None
 
     def release_lock(self) -> None:
         self._lock.release()
@@ -106,9 +110,11 @@ class FileStore:
 
         A killed process cannot remove its own; the next save (or the check
         before a run) does, holding the lock, so no save of this file is under
-        way. A listing of the state dir: cheap next to the fsyncs of a save.
+        way. Once per process and hold of the lock: a save that fails removes
+        its own temporary file, so only another process's can be left over.
         """
-        if self._lock.held:
+        if self._lock.held and self._swept_by != os.getpid():
+            self._swept_by = os.getpid()
             removed = remove_temp_files(self._directory, self._name, extra=(self._probe,))
             if removed:
                 log.info("removed %d temporary file(s) left by killed saves", removed)
@@ -120,6 +126,9 @@ class FileStore:
 
     def read(self) -> bytes | None:
         return read_private_file(self._path, "state file")
+
+    def open_read(self) -> bytes | io.BufferedReader | None:
+        return open_private_reader(self._path, "state file")
 
     def write(self, data: bytes) -> None:
         """Replace the file durably; a failure raises `StateSaveError` naming it."""
@@ -268,11 +277,11 @@ class StateFile:
         Raises:
             StateFileError: the file is empty, damaged or unsafe; it is left as it is.
         """
-        data = self.store.read()
-        if data is None:
+        saved = self.store.open_read()
+        if saved is None:
             log.warning("state file %s not found; starting from the default state", self.path)
             return default()
-        return decode_state(self.codec, data, self.store.description, self._reset_hint)
+        return decode_saved_state(self.codec, saved, self.store.description, self._reset_hint)
 
     def save(self, state: Any) -> None:
         """Encode `state` and replace the file durably (see `write_durably`).

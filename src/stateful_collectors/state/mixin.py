@@ -31,7 +31,12 @@ from stateful_collectors.collectors.base import AbstractBaseCollector
 from stateful_collectors.errors import StateFileError
 from stateful_collectors.state.codecs import StateCodec, codec_named
 from stateful_collectors.state.files import FileStore
-from stateful_collectors.state.store import StateStore, decode_state, uses_postgresql
+from stateful_collectors.state.store import (
+    StateStore,
+    decode_saved_state,
+    decode_state,
+    uses_postgresql,
+)
 
 __all__ = ["StatefulCollectorMixin", "default_state_dir"]
 
@@ -108,13 +113,12 @@ class StatefulCollectorMixin(AbstractBaseCollector):
         `StateFileError` and is left untouched.
         """
         self.acquire_state_lock()
-        data = self.state_store.read()
-        if data is None:
-            log.warning(
-                "%s not found; starting from the default state", self.state_store.description
-            )
+        saved = self.state_store.open_read()
+        description = self.state_store.description
+        if saved is None:
+            log.warning("%s not found; starting from the default state", description)
             return self.make_default_state()
-        loaded = decode_state(self._codec, data, self.state_store.description, self._reset_hint())
+        loaded = decode_saved_state(self._codec, saved, description, self._reset_hint())
         return self._unwrap_state(loaded)
 
     def save_state(self, state: Any) -> None:

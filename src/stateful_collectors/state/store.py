@@ -12,13 +12,14 @@ several hosts can share.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from stateful_collectors._value import Value
 from stateful_collectors.errors import StateFileError, describe_exception
-from stateful_collectors.state.codecs import StateCodec
+from stateful_collectors.state.codecs import PickleCodec, StateCodec
 
 if TYPE_CHECKING:
     from stateful_collectors.config import ConfigSource
@@ -29,6 +30,7 @@ __all__ = [
     "StateStore",
     "damaged_state_error",
     "decode_state",
+    "decode_saved_state",
     "uses_postgresql",
 ]
 
@@ -94,6 +96,14 @@ class StateStore(Protocol):
         """The saved bytes, checked as safe to decode; `None` when nothing was saved yet."""
         ...
 
+    def open_read(self) -> bytes | io.BufferedReader | None:
+        """What `load_state()` decodes, checked as for `read()`; `None`: nothing saved yet.
+
+        The saved bytes, or, for a large state, an open file to decode from, so
+        that it is read once (`decode_saved_state` takes either).
+        """
+        ...
+
     def write(self, data: bytes) -> None:
         """Replace the saved bytes durably: after it returns, a crash keeps `data`."""
         ...
@@ -146,3 +156,28 @@ def decode_state(
     except Exception as exc:  # a damaged pickle can raise almost anything
         problem = f"cannot be decoded as {codec.name} ({describe_exception(exc)})"
         raise damaged_state_error(description, problem, reset_hint) from None
+
+
+def decode_saved_state(
+    codec: StateCodec,
+    saved: bytes | io.BufferedReader,
+    description: str,
+    reset_hint: str | None = None,
+) -> Any:
+    """Decode what `StateStore.open_read()` gave: bytes as `decode_state` does, or a file."""
+    if isinstance(saved, bytes):
+        return decode_state(codec, saved, description, reset_hint)
+    with saved:
+        try:
+            if not saved.peek(1):
+                raise damaged_state_error(description, "is empty", reset_hint)
+            if isinstance(codec, PickleCodec):  # it reads large values straight into place
+                return codec.load(saved)
+            return codec.loads(saved.read())
+        except StateFileError:
+            raise
+        except OSError as exc:
+            raise StateFileError(f"{description} cannot be read ({exc.strerror})") from None
+        except Exception as exc:  # a damaged pickle can raise almost anything
+            problem = f"cannot be decoded as {codec.name} ({describe_exception(exc)})"
+            raise damaged_state_error(description, problem, reset_hint) from None
