@@ -65,6 +65,12 @@ def _growth(work: Path, args: argparse.Namespace) -> list[Row]:
     return run_growth(work, quick=args.quick)
 
 
+def _rows_feed(work: Path, args: argparse.Namespace) -> list[Row]:
+    from benchmarks.rows_feed import run_rows_feed
+
+    return run_rows_feed(work, quick=args.quick)
+
+
 def _project(work: Path, args: argparse.Namespace) -> list[Row]:
     from benchmarks.project_timings import run_project_timings
 
@@ -78,6 +84,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Path, argparse.Namespace], list[Row]]
     "publishing": ("publishing to RabbitMQ", _publishing),
     "nothing-new": ("whole runs with nothing new", _nothing_new),
     "growth": ("growth with the feed's history", _growth),
+    "rows-feed": ("a time-ordered rows run over a big feed", _rows_feed),
     "project": ("site build and test suite", _project),
 }
 """Name -> (what it measures, function returning its rows), in the table's order."""

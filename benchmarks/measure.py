@@ -25,6 +25,7 @@ __all__ = [
     "paired_difference",
     "paired_ratio",
     "run_process",
+    "run_process_with_memory",
 ]
 
 median = statistics.median
@@ -118,3 +119,44 @@ def run_process(
             f"{command} ... exited with status {completed.returncode}: {lines[-1].strip()}"
         )
     return elapsed
+
+
+def run_process_with_memory(
+    argv: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 300,
+) -> tuple[float, int]:
+    """Like `run_process`, and also the process's peak resident memory, in bytes.
+
+    The peak is the kernel's own count for that one child (`ru_maxrss` from
+    `wait4`), so no other process of the harness is in it.
+    """
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=None if env is None else dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    try:
+        stderr = process.stderr.read()  # until the process closes it, at its end
+        _, status, usage = os.wait4(process.pid, 0)
+    except BaseException:
+        process.kill()
+        raise
+    finally:
+        process.stderr.close()
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if elapsed > timeout or process.returncode != 0:
+        lines = stderr.decode(errors="replace").strip().splitlines() or ["no output"]
+        command = " ".join([os.path.basename(argv[0]), *map(str, argv[1:3])])
+        raise BenchmarkError(
+            f"{command} ... exited with status {process.returncode}: {lines[-1].strip()}"
+        )
+    return elapsed, usage.ru_maxrss * 1024  # KiB on Linux

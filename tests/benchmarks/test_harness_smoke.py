@@ -55,6 +55,8 @@ EXPECTED_ROWS = [
     "run with nothing new: my_statefull_collector.py",
     "growth: run finding 10 new items",
     "growth: state file size",
+    "time-ordered rows, 20,000 CSV rows",  # run time
+    "time-ordered rows, 20,000 CSV rows",  # peak memory
     "mkdocs build --strict",
     "test suite: uv run pytest",
 ]

@@ -258,6 +258,8 @@ def test_reader_pages_speak_to_the_reader(built_site: Path) -> None:
         ("about/performance.md", r"The bar is ([\d.]+)x\.\n", "NOTHING_NEW_BAR"),
         ("about/performance.md", r"within (\d+)%", "GROWTH_PERCENT"),
         ("about/performance.md", r"A run that finds (\d+) new items", "NEW_ITEMS"),
+        ("about/performance.md", r"may take at most ([\d.]+)x the script's time", "ROWS_TIME"),
+        ("about/performance.md", r"may be at most ([\d.]+)x the script's:", "ROWS_MEMORY"),
         ("about/performance.md", r"Both publish the same\s+([\d,]+) persistent", "MESSAGES"),
         ("about/tests.md", r"with a checkpoint every (\d+)\s+items", "CHECKPOINT_EVERY"),
         ("checkpoints.md", r"with a checkpoint\s+every (\d+) items", "CHECKPOINT_EVERY"),
@@ -268,7 +270,7 @@ def test_reader_pages_speak_to_the_reader(built_site: Path) -> None:
 )
 def test_figures_in_prose_match_their_source(page: str, phrase: str, value: str) -> None:
     """A figure a page quotes is the one the code uses (bars, test parameters)."""
-    from benchmarks import publishing, state_io, whole_run
+    from benchmarks import publishing, rows_feed, state_io, whole_run
     from stateful_collectors.sinks import amqp
     from tests.reliability import test_checkpoint_kills, test_single_instance
 
@@ -285,6 +287,8 @@ def test_figures_in_prose_match_their_source(page: str, phrase: str, value: str)
         "NOTHING_NEW_BAR": whole_run.NOTHING_NEW_BAR,
         "GROWTH_PERCENT": round((whole_run.GROWTH_BAR - 1) * 100),
         "NEW_ITEMS": whole_run.NEW_ITEMS,
+        "ROWS_TIME": rows_feed.TIME_BAR,
+        "ROWS_MEMORY": rows_feed.MEMORY_BAR,
         "MESSAGES": int(re.search(r"messages=([\d_]+)", rows).group(1).replace("_", "")),
         "CHECKPOINT_EVERY": test_checkpoint_kills.CHECKPOINT_EVERY,
         "BACKLOG": test_checkpoint_kills.BACKLOG,

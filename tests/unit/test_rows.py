@@ -528,3 +528,38 @@ def test_a_state_file_n6_wrote_is_taken_over_exactly(state_dir):
         run = collect(LinesCollector, lines_config(state_dir, f"{server.url}/items.csv"))
     assert run.bodies == [b"5,2026-11-27T20:03:00Z,high,Demo advisory 5"]
     assert run.state["rows_count"] == 5
+
+
+@pytest.mark.parametrize("override", [None, "should_row_be_used", "extract_row_time"])
+def test_the_row_time_template_gives_the_same_times_with_or_without_overrides(override):
+    # A run over a big file uses the template in one function when a subclass keeps it; the
+    # times must be what extract_row_time() gives, and an overriding subclass is obeyed.
+    lines = [
+        "",
+        "   ",
+        "# a comment",
+        "  # x,2026-11-27T20:05:00Z,a row: the mark is not first",
+        "id,time,severity,title",
+        "7,2026-11-27T20:06:00Z,high,Demo advisory 7",
+        "x,2026-11-27T20:07:00Z,skipped by the override",
+    ]
+    namespace: dict[str, object] = {}
+    if override == "should_row_be_used":
+        namespace["should_row_be_used"] = lambda self, row: (
+            not row.startswith("x") and BaseTimeOrderedRowsCollector.should_row_be_used(self, row)
+        )
+    if override == "extract_row_time":
+        namespace["extract_row_time"] = lambda self, row: "always"
+    cls = type("Checked", (LinesCollector,), namespace)
+    config = make_config("Checked", state_dir="/nonexistent", url="http://127.0.0.1:9/")
+    collector = cls(config_text=config)
+    times = [collector._row_time_function()(line) for line in lines]
+    assert times == [collector.extract_row_time(line) for line in lines]
+    expected = {
+        None: [None, None, None, "2026-11-27T20:05:00Z", None, "2026-11-27T20:06:00Z",
+               "2026-11-27T20:07:00Z"],
+        "should_row_be_used": [None, None, None, "2026-11-27T20:05:00Z", None,
+                               "2026-11-27T20:06:00Z", None],
+        "extract_row_time": ["always"] * 7,
+    }  # fmt: skip
+    assert times == expected[override]
