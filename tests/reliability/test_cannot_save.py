@@ -26,37 +26,22 @@ import pwd
 import shutil
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
 
-from stateful_collectors.demo_feed import DemoFeed
 from stateful_collectors.errors import ExitStatus
 from stateful_collectors.runner import run_collector
 from stateful_collectors.sinks.outbox import read_outbox
 from tests.support import EXAMPLES
 from tests.support.collectors.cli import Counter
+from tests.support.feeds import CountingFeed
 from tests.support.mounts import MountRefused, remount, tmpfs
 from tests.support.processes import run_cli
 from tests.support.reliability import snapshot_files
 
 EXAMPLE = f"{EXAMPLES}/my_statefull_collector.py:MyStatefullCollector"
 STATE_NAME = "my_statefull_collector.MyStatefullCollector.pickle"
-
-
-class CountingFeed(DemoFeed):
-    """The demo feed, counting the item requests it serves."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.requests = 0
-        self._count_lock = threading.Lock()
-
-    def items(self, *args, **kwargs):
-        with self._count_lock:
-            self.requests += 1
-        return super().items(*args, **kwargs)
 
 
 @pytest.fixture

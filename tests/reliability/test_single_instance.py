@@ -14,32 +14,17 @@ import os
 import re
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
-from stateful_collectors.demo_feed import DemoFeed
 from stateful_collectors.errors import ExitStatus
 from stateful_collectors.sinks.outbox import read_outbox
+from tests.support.feeds import CountingFeed
 from tests.support.processes import start_cli
 
 INSTANCES = 8
 GATED_COLLECTOR = "tests.support.collectors.gated:GatedCollector"
 TIMEOUT = 120  # seconds; generous for a loaded 2-core machine, never reached when all is well
-
-
-class CountingFeed(DemoFeed):
-    """The demo feed, counting the item requests it serves."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.requests = 0
-        self._count_lock = threading.Lock()
-
-    def items(self, *args, **kwargs):
-        with self._count_lock:
-            self.requests += 1
-        return super().items(*args, **kwargs)
 
 
 class Setup:
