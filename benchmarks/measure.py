@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -100,25 +101,7 @@ def run_process(
     Raises:
         BenchmarkError: the process exited with a non-zero status.
     """
-    started = time.perf_counter()
-    completed = subprocess.run(
-        list(argv),
-        cwd=cwd,
-        env=None if env is None else dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        timeout=timeout,
-        check=False,
-    )
-    elapsed = time.perf_counter() - started
-    if completed.returncode != 0:
-        lines = completed.stderr.decode(errors="replace").strip().splitlines() or ["no output"]
-        command = " ".join([os.path.basename(argv[0]), *map(str, argv[1:3])])
-        raise BenchmarkError(
-            f"{command} ... exited with status {completed.returncode}: {lines[-1].strip()}"
-        )
-    return elapsed
+    return run_process_with_memory(argv, cwd=cwd, env=env, timeout=timeout)[0]
 
 
 def run_process_with_memory(
@@ -143,6 +126,8 @@ def run_process_with_memory(
         stderr=subprocess.PIPE,
     )
     assert process.stderr is not None
+    timer = threading.Timer(timeout, process.kill)  # a stuck process ends the measurement
+    timer.start()
     try:
         stderr = process.stderr.read()  # until the process closes it, at its end
         _, status, usage = os.wait4(process.pid, 0)
@@ -150,10 +135,11 @@ def run_process_with_memory(
         process.kill()
         raise
     finally:
+        timer.cancel()
         process.stderr.close()
     elapsed = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    if elapsed > timeout or process.returncode != 0:
+    if process.returncode != 0:
         lines = stderr.decode(errors="replace").strip().splitlines() or ["no output"]
         command = " ".join([os.path.basename(argv[0]), *map(str, argv[1:3])])
         raise BenchmarkError(
