@@ -25,22 +25,18 @@ tests/examples/test_checkpoint_collector.py.
 
 from __future__ import annotations
 
-import collections
-import json
 import os
 import random
-import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from stateful_collectors.demo_feed import DemoFeed
 from stateful_collectors.state import StateFile
 from tests.support import EXAMPLES, ROOT, clean_env
+from tests.support.kills import FetchWatchingFeed, KillTiming, tally
 
 TARGET = "tests.support.collectors.checkpoint_kill"
 """The collector, run as `python -m TARGET` (a module of its own: it imports pika up front)."""
@@ -74,29 +70,6 @@ def recorded_run_text(counts: dict[str, int], seed: int) -> str:
     )
 
 
-class Feed:
-    """The demo feed, served over HTTP, telling the test when a run has fetched it."""
-
-    def __init__(self) -> None:
-        self.feed = DemoFeed(history=BACKLOG, start="2026-11-27T00:00:00Z")
-        self.fetched = threading.Event()
-        serve_items = self.feed.items
-
-        def items_and_signal(*args, **kwargs):
-            found = serve_items(*args, **kwargs)
-            self.fetched.set()
-            return found
-
-        self.feed.items = items_and_signal  # the HTTP handler calls feed.items()
-        self.server = self.feed.serve()
-
-    def top_up(self, published_up_to: int) -> None:
-        """Add items until `BACKLOG` of them are newer than `published_up_to`."""
-        missing = published_up_to + BACKLOG - len(self.feed)
-        if missing > 0:
-            self.feed.add(missing)
-
-
 @pytest.mark.slow
 @pytest.mark.broker
 def test_sigkill_at_random_points_loses_nothing_and_repeats_at_most_one_interval(
@@ -108,7 +81,7 @@ def test_sigkill_at_random_points_loses_nothing_and_repeats_at_most_one_interval
     state_dir = tmp_path / "state"
     state_dir.mkdir(mode=0o700)
     state_file = StateFile(state_dir / f"{TARGET}.KillTargetCollector.pickle")
-    feed = Feed()
+    feed = FetchWatchingFeed(BACKLOG)
     config_file = tmp_path / "checkpoint.conf"
     config_file.write_text(
         "[checkpoint_collector]\n"
@@ -138,37 +111,22 @@ def test_sigkill_at_random_points_loses_nothing_and_repeats_at_most_one_interval
 
     runs: list[int] = []  # pids, in order
     killed: set[int] = set()
-    startup = window = None  # seconds from start to fetch, and from fetch to exit
+    timing = KillTiming(rng, EARLY_KILLS, feed.fetched)
     try:
         while len(killed) < KILLS:
             feed.top_up(published_up_to())
             process = start()
             started = time.monotonic()
             runs.append(process.pid)
-            if window is None:  # the first run, not killed, measures the time the others take
-                assert feed.fetched.wait(30), _tail(stderr_log)
-                fetched_at = time.monotonic()
-                startup = fetched_at - started
-                assert process.wait(timeout=60) == 0, _tail(stderr_log)
-                window = time.monotonic() - fetched_at
+            if not timing.measured:  # the first run, not killed, times the others
+                timing.measure(process, started, _tail(stderr_log))
                 continue
-            if rng.random() < EARLY_KILLS:
-                fetched_at = None
-                delay = rng.uniform(0, startup)
-            else:
-                assert feed.fetched.wait(30), _tail(stderr_log)
-                fetched_at = time.monotonic()
-                delay = rng.uniform(0, window)
-            try:
-                returncode = process.wait(timeout=delay)
-            except subprocess.TimeoutExpired:
-                process.send_signal(signal.SIGKILL)
-                process.wait(timeout=30)
+            outcome = timing.kill_at_random(process)
+            assert outcome is not None, f"a run did not fetch: {_tail(stderr_log)}"
+            if outcome.killed:
                 killed.add(process.pid)
-            else:  # it finished first: aim the next kills within a shorter time
-                assert returncode == 0, _tail(stderr_log)
-                if fetched_at is not None:
-                    window = 0.8 * window + 0.2 * 0.8 * (time.monotonic() - fetched_at)
+            else:
+                assert outcome.returncode == 0, _tail(stderr_log)
         final = start()
         runs.append(final.pid)
         assert final.wait(timeout=120) == 0, _tail(stderr_log)
@@ -176,27 +134,13 @@ def test_sigkill_at_random_points_loses_nothing_and_repeats_at_most_one_interval
         feed.server.close()
 
     items = len(feed.feed)
-    expected_ids = {item["id"]: item for item in feed.feed.items()}
     delivered = broker.drain(queue, expect=items, timeout=30)
-    by_run: dict[int, list[str]] = collections.defaultdict(list)
-    ids_seen = set()
-    for message in delivered:
-        assert message.routing_key == ROUTING_KEY
-        item = json.loads(message.body)
-        assert expected_ids[item["id"]] == item
-        ids_seen.add(item["id"])
-        by_run[message.properties.headers["pid"]].append(message.properties.message_id)
+    assert all(message.routing_key == ROUTING_KEY for message in delivered)
+    counted = tally(delivered, runs, {item["id"]: item for item in feed.feed.items()})
+    ids_seen, repeats_per_run = counted.ids_seen, counted.repeats_per_run
 
     assert sorted(ids_seen) == list(range(1, items + 1)), "some feed items never arrived"
     assert state_file.load(default=dict)["last_id"] == items
-    seen_before: set[str] = set()
-    repeats_per_run = []
-    for pid in runs:
-        ids = by_run.pop(pid, [])
-        repeats_per_run.append(sum(1 for message_id in ids if message_id in seen_before))
-        assert len(ids) == len(set(ids)), "a run published one item twice"
-        seen_before.update(ids)
-    assert not by_run, "messages from processes the test did not start"
     duplicates = len(delivered) - items
     assert duplicates == sum(repeats_per_run)
     line = (

@@ -21,7 +21,6 @@ import collections
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -29,8 +28,9 @@ import time
 import pytest
 
 from stateful_collectors.errors import ExitStatus
-from tests.reliability.test_checkpoint_kills import EARLY_KILLS, ROUTING_KEY, Feed, _tail
+from tests.reliability.test_checkpoint_kills import BACKLOG, EARLY_KILLS, ROUTING_KEY, _tail
 from tests.support import EXAMPLES, ROOT, clean_env
+from tests.support.kills import FetchWatchingFeed, KillTiming, tally
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.broker, pytest.mark.slow]
 
@@ -47,7 +47,7 @@ def test_100_kills_alternating_between_two_hosts_lose_nothing(
     seed = int(os.environ.get("CHECKPOINT_KILLS_SEED", random.randrange(1 << 32)))
     rng = random.Random(seed)
     queue = bound_queue(routing_key=ROUTING_KEY)
-    feed = Feed()
+    feed = FetchWatchingFeed(BACKLOG)
     configs = {}
     for host in HOSTS:
         configs[host] = tmp_path / f"{host}.conf"
@@ -84,7 +84,7 @@ def test_100_kills_alternating_between_two_hosts_lose_nothing(
     runs: list[tuple[int, str]] = []  # (pid, host), in order
     killed: dict[str, int] = collections.Counter()
     refused = 0  # runs that found the lock still held
-    startup = window = None
+    timing = KillTiming(rng, EARLY_KILLS, feed.fetched)
     try:
         while sum(killed.values()) < KILLS:
             host = HOSTS[len(runs) % 2]
@@ -92,33 +92,18 @@ def test_100_kills_alternating_between_two_hosts_lose_nothing(
             process = start(host)
             started = time.monotonic()
             runs.append((process.pid, host))
-            if window is None:  # the first run, not killed, measures the time the others take
-                assert feed.fetched.wait(30), _tail(stderr_log)
-                fetched_at = time.monotonic()
-                startup = fetched_at - started
-                assert process.wait(timeout=60) == 0, _tail(stderr_log)
-                window = time.monotonic() - fetched_at
+            if not timing.measured:  # the first run, not killed, times the others
+                timing.measure(process, started, _tail(stderr_log))
                 continue
-            if rng.random() < EARLY_KILLS:
-                fetched_at = None
-                delay = rng.uniform(0, startup)
-            else:
-                if not feed.fetched.wait(30):
-                    refused += process.wait(timeout=30) == ExitStatus.ALREADY_RUNNING
-                    pytest.fail(f"a run on {host} did not fetch: {_tail(stderr_log)}")
-                fetched_at = time.monotonic()
-                delay = rng.uniform(0, window)
-            try:
-                returncode = process.wait(timeout=delay)
-            except subprocess.TimeoutExpired:
-                process.send_signal(signal.SIGKILL)
-                process.wait(timeout=30)
+            outcome = timing.kill_at_random(process)
+            if outcome is None:
+                refused += process.wait(timeout=30) == ExitStatus.ALREADY_RUNNING
+                pytest.fail(f"a run on {host} did not fetch: {_tail(stderr_log)}")
+            if outcome.killed:
                 killed[host] += 1
             else:
-                refused += returncode == ExitStatus.ALREADY_RUNNING
-                assert returncode == 0, _tail(stderr_log)
-                if fetched_at is not None:
-                    window = 0.8 * window + 0.2 * 0.8 * (time.monotonic() - fetched_at)
+                refused += outcome.returncode == ExitStatus.ALREADY_RUNNING
+                assert outcome.returncode == 0, _tail(stderr_log)
         host = HOSTS[len(runs) % 2]
         final = start(host)
         runs.append((final.pid, host))
@@ -127,24 +112,12 @@ def test_100_kills_alternating_between_two_hosts_lose_nothing(
         feed.server.close()
 
     items = len(feed.feed)
-    expected = {item["id"]: item for item in feed.feed.items()}
     delivered = broker.drain(queue, expect=items, timeout=30)
-    by_run: dict[int, list[str]] = collections.defaultdict(list)
-    seen_ids = set()
-    for message in delivered:
-        item = json.loads(message.body)
-        assert expected[item["id"]] == item
-        seen_ids.add(item["id"])
-        by_run[message.properties.headers["pid"]].append(message.properties.message_id)
+    counted = tally(
+        delivered, [pid for pid, _ in runs], {item["id"]: item for item in feed.feed.items()}
+    )
+    seen_ids, repeats = counted.ids_seen, counted.repeats_per_run
     lost = items - len(seen_ids)
-    seen_before: set[str] = set()
-    repeats = []
-    for pid, _host in runs:
-        ids = by_run.pop(pid, [])
-        assert len(ids) == len(set(ids)), "a run published one item twice"
-        repeats.append(sum(1 for message_id in ids if message_id in seen_before))
-        seen_before.update(ids)
-    assert not by_run, "messages from processes the test did not start"
     duplicates = len(delivered) - items
     line = (
         f"kills: {sum(killed.values())} ({', '.join(f'{h}: {killed[h]}' for h in HOSTS)}), "
