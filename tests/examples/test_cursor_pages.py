@@ -88,7 +88,11 @@ def test_sigkill_between_pages_loses_nothing_and_repeats_at_most_one_page(tmp_pa
             before = requests[PAGES]
             process = recipe.start()
             pages = rng.randint(1, BACKLOG // PAGE_SIZE)
-            wait_until(lambda: requests[PAGES] - before >= pages or process.poll() is not None)
+            wait_until(
+                lambda p=process, b=before, n=pages: (
+                    requests[PAGES] - b >= n or p.poll() is not None
+                )
+            )
             time.sleep(rng.uniform(0, page_time))
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
@@ -106,9 +110,9 @@ def test_sigkill_between_pages_loses_nothing_and_repeats_at_most_one_page(tmp_pa
         runs.append(("finished", final.messages))
         items = len(server.feed)
 
-    seen: set[int] = set()
+    seen = set(ids_of(runs[0][1]))
     repeats_after_kill = []
-    for (before, _), (_, messages) in zip(runs, runs[1:]):
+    for (before, _), (_, messages) in zip(runs, runs[1:], strict=False):
         ids = ids_of(messages)
         repeated = sum(1 for item_id in ids if item_id in seen)
         if before == "killed":
@@ -116,7 +120,6 @@ def test_sigkill_between_pages_loses_nothing_and_repeats_at_most_one_page(tmp_pa
         else:
             assert repeated == 0, "a run after a finished run published an item again"
         seen.update(ids)
-    seen.update(ids_of(runs[0][1]))
     lost = items - len(seen & set(range(1, items + 1)))
     worst = max(repeats_after_kill)
     line = (

@@ -84,7 +84,8 @@ class Recipe:
         self.set(**options)
 
     def set(self, **options: Any) -> None:
-        """Set options of the recipe's own section (the first) in its config file."""
+        """Set options in the config file: the line of that name, else a new line in the
+        first section."""
         text = self.config.read_text()
         for name, value in options.items():
             line = f"{name} = {value}"

@@ -300,19 +300,15 @@ def _wait_before_retry(error: DownloadError, attempt: int, attempts: int, retrie
     if attempt >= attempts:
         if attempts == 1:
             raise error
-        raise _rewritten(
-            error,
-            f"{error} ({attempts} attempts, download_retries = {retries}); "
-            "the next run tries again",
-        )
+        raise _rewritten(error, f"{error} ({attempts} attempts, download_retries = {retries})")
     asked = retry_after_seconds(error.headers.get("Retry-After") if error.headers else None)
     wait = asked if asked is not None else min(2.0 ** (attempt - 1), _BACKOFF_CAP)
     left = interrupts.remaining()
     if left is not None and wait >= left:
         raise _rewritten(
             error,
-            f"{error}; gave up after {attempt} attempt(s): waiting {_seconds(wait)} more "
-            f"would pass the run's deadline ({_seconds(left)} left); the next run tries again",
+            f"{error}; no more attempts: waiting {_seconds(wait)} would pass the run's "
+            f"deadline ({_seconds(left)} left)",
         )
     return wait
 
@@ -354,4 +350,4 @@ def _parse_http_date(value: str | None) -> dt.datetime | None:
 
 
 def _seconds(value: float) -> str:
-    return f"{value:.0f} s" if value >= 10 else f"{value:g} s"
+    return f"{round(value) if value >= 10 else round(value, 1):g} s"
