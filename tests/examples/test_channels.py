@@ -62,7 +62,7 @@ def test_all_cursors_or_none(tmp_path, summary):
         assert published(fifth) == {"botnet": [1, 2, 3, 4, 5]}
         assert recipe.state() == {"phishing": 6, "malware": 8, "botnet": 5}
         shown = recipe.show()
-        assert shown.stdout.strip() == '{"phishing": 6, "malware": 8, "botnet": 5}', shown
+        assert shown.stdout.strip() == '{"botnet": 5, "malware": 8, "phishing": 6}', shown
     runs = [first, second, failed, fourth, fifth]
     line = (
         f"channels: runs: {len(runs)}, messages: {sum(len(r.messages) for r in runs)} (one "
