@@ -49,11 +49,11 @@ class TokenApiCollector(
         return {"since": None}
 
     def obtain_data_body(self):
+        headers = {"Authorization": f"Bearer {self._token()}"}  # before anything else
         state = self.load_state()
         url = self.config["url"]
         if state["since"] is not None:
             url += "?" + urllib.parse.urlencode({"since": state["since"]})
-        headers = {"Authorization": f"Bearer {self._token()}"}
         items = json.loads(self.download(url, custom_request_headers=headers))
         if not items:
             return None

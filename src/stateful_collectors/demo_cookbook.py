@@ -27,8 +27,9 @@ Tests and pages change the sources with a small control API (POST):
   clock moves on `H` hours (1 by default), its `M` oldest entries leave, `N`
   new ones come, and the `K` that left first come back;
 * `/cookbook/channels/add?channel=NAME&count=N`: `N` new records in a channel;
-* `/cookbook/fault?path=P&status=S&count=N&retry_after=R`: the next `N`
-  requests for `P` get status `S` (and `Retry-After: R`); `count=0` clears them.
+* `/cookbook/fault?path=P&status=S&count=N&retry_after=R&skip=K`: after `K`
+  more requests for `P` (0 by default), the next `N` get status `S` (and
+  `Retry-After: R`); `count=0` clears them.
 
 The feed's own `POST /add?count=N` adds items to the three endpoints that
 serve the feed's items (`pages`, `api/items`, `limited.json`). Every count is
@@ -187,12 +188,23 @@ class Faults:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pending: dict[str, collections.deque[tuple[int, int | None]]] = {}
+        # per path, what its next requests get: a (status, Retry-After), or None (the answer)
+        self._pending: dict[str, collections.deque[tuple[int, int | None] | None]] = {}
 
     def add(
-        self, path: str, *, status: int, count: int = 1, retry_after: int | None = None
+        self,
+        path: str,
+        *,
+        status: int,
+        count: int = 1,
+        retry_after: int | None = None,
+        skip: int = 0,
     ) -> None:
-        """The next `count` requests for `path` get `status` (`count=0` clears the path)."""
+        """After `skip` more requests, the next `count` for `path` get `status`.
+
+        `count=0` clears what is pending for the path. At most `MAX_CHANGE`
+        requests of a path are planned ahead.
+        """
         if not 400 <= status <= 599:
             raise ValueError(f"status {status} is not an error status (400 to 599)")
         with self._lock:
@@ -200,10 +212,12 @@ class Faults:
                 self._pending.pop(path, None)
                 return
             pending = self._pending.setdefault(path, collections.deque())
-            pending.extend([(status, retry_after)] * min(count, MAX_CHANGE - len(pending)))
+            planned: list[tuple[int, int | None] | None] = [None] * skip
+            planned += [(status, retry_after)] * count
+            pending.extend(planned[: MAX_CHANGE - len(pending)])
 
     def take(self, path: str) -> tuple[int, int | None] | None:
-        """The fault for this request of `path`, if one is pending."""
+        """The fault for this request of `path`, if one is due."""
         with self._lock:
             pending = self._pending.get(path)
             if not pending:
@@ -535,8 +549,9 @@ class CookbookSources:
             if "retry_after" in request.query
             else None
         )
-        self.faults.add(path, status=status, count=count, retry_after=retry_after)
-        return Answer.json({"path": path, "status": status, "count": count})
+        skip = _whole(request.query, "skip", 0, 0, MAX_CHANGE)
+        self.faults.add(path, status=status, count=count, retry_after=retry_after, skip=skip)
+        return Answer.json({"path": path, "status": status, "count": count, "skip": skip})
 
 
 def _feed_items(request: Request) -> list[dict[str, Any]]:

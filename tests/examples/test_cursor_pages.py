@@ -56,14 +56,16 @@ def test_two_runs_then_a_source_that_fails_halfway(tmp_path):
         assert "500 Internal Server Error (4 attempts" in failed.summary
         assert recipe.state()["cursor"] == cursor  # untouched
 
-        before = server.cookbook.requests[PAGES]
-        process = recipe.start()
-        assert wait_until(lambda: server.cookbook.requests[PAGES] > before)
-        server.cookbook.faults.add(PAGES, **failing)  # then the second one does
-        process.wait(timeout=30)
-        halfway = recipe.new_messages()
-        assert process.returncode == 1
-        assert ids_of(halfway) == list(range(26, 36))  # page 1 of this run, confirmed
+        server.cookbook.faults.add(PAGES, skip=1, **failing)  # the run's second page fails
+        halfway = recipe.run()
+        assert halfway.returncode == 1
+        assert ids_of(halfway.messages) == list(range(26, 36))  # its first page, confirmed
+        assert "10 message(s) published to outbox outbox.jsonl before it stopped; state " in (
+            halfway.summary
+        )
+        assert halfway.summary.endswith(
+            "; state saved to state/cursor_pages.CursorPagesCollector.json"
+        )
         resumed = recipe.run()
         assert resumed.returncode == 0, resumed
         assert ids_of(resumed.messages) == list(range(36, 56))  # from the saved cursor

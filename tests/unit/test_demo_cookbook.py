@@ -184,7 +184,7 @@ def test_faults_are_forced_then_gone_and_counted():
         answer = get_json_post(
             server, "/cookbook/fault?path=/cookbook/ids&status=503&count=2&retry_after=3"
         )
-        assert answer == {"path": "/cookbook/ids", "status": 503, "count": 2}
+        assert answer == {"path": "/cookbook/ids", "status": 503, "count": 2, "skip": 0}
         for _ in range(2):
             status, headers, body = request(server, "GET", "/cookbook/ids")
             assert (status, headers["Retry-After"], body) == (
@@ -196,13 +196,16 @@ def test_faults_are_forced_then_gone_and_counted():
         get_json_post(server, "/cookbook/fault?path=/cookbook/ids&count=5")
         get_json_post(server, "/cookbook/fault?path=/cookbook/ids&count=0")  # cleared
         assert request(server, "GET", "/cookbook/ids")[0] == 200
+        get_json_post(server, "/cookbook/fault?path=/cookbook/ids&skip=2&count=1&status=502")
+        statuses = [request(server, "GET", "/cookbook/ids")[0] for _ in range(4)]
+        assert statuses == [200, 200, 502, 200]
         get_json_post(server, "/cookbook/fault?path=/cookbook/channels/botnet.json&status=500")
         assert request(server, "GET", "/cookbook/channels/botnet.json")[0] == 500
         assert request(server, "GET", "/cookbook/channels/malware.json")[0] == 200
         assert get_json(server, "/cookbook/requests") == {
             "/cookbook/channels/botnet.json": 1,
             "/cookbook/channels/malware.json": 1,
-            "/cookbook/ids": 4,
+            "/cookbook/ids": 8,
         }
 
 
