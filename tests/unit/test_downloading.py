@@ -183,7 +183,7 @@ def test_a_wait_past_the_runs_deadline_is_not_started():
         assert server.cookbook.requests[LIMITED] == 1
     assert str(caught.value).endswith(
         "429 Too Many Requests; no more attempts: waiting 120 s would pass the run's "
-        "deadline (30 s left)"
+        "deadline (30 s)"
     )
 
 

@@ -305,10 +305,11 @@ def _wait_before_retry(error: DownloadError, attempt: int, attempts: int, retrie
     wait = asked if asked is not None else min(2.0 ** (attempt - 1), _BACKOFF_CAP)
     left = interrupts.remaining()
     if left is not None and wait >= left:
+        deadline = interrupts.deadline_seconds() or left
         raise _rewritten(
             error,
             f"{error}; no more attempts: waiting {_seconds(wait)} would pass the run's "
-            f"deadline ({_seconds(left)} left)",
+            f"deadline ({_seconds(deadline)})",
         )
     return wait
 
