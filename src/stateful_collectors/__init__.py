@@ -73,8 +73,8 @@ if TYPE_CHECKING:
         LegacyQueuedBase,
         QueuedBase,
     )
-    from stateful_collectors.collectors.rows import BaseTimeOrderedRowsCollector
     from stateful_collectors.collectors.downloading import BaseDownloadingCollector
+    from stateful_collectors.collectors.rows import BaseTimeOrderedRowsCollector
     from stateful_collectors.collectors.simple import BaseSimpleCollector, BaseTwoPhaseCollector
     from stateful_collectors.config import ConfigSource, ConfigSpec, combined_config_spec
     from stateful_collectors.errors import (
