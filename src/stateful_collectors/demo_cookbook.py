@@ -39,6 +39,7 @@ item's time and move only when told, so every answer is the same on every run.
 Example:
     ```python
     import json
+    import urllib.error
     import urllib.request
 
     from stateful_collectors.demo_feed import DemoFeed

@@ -271,8 +271,8 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     ```python
     from stateful_collectors.collectors.downloading import retry_after_seconds
 
-    print(retry_after_seconds("2"), retry_after_seconds("soon"), retry_after_seconds(None))
-    #> 2.0 None None
+    print(retry_after_seconds("2"), retry_after_seconds("soon"))
+    #> 2.0 None
     date = "Fri, 27 Nov 2026 20:00:30 GMT"
     print(retry_after_seconds(date, now=1795809600.0))  # 20:00:00 then
     #> 30.0
