@@ -17,13 +17,19 @@ QUEUE = "tutorial"
 
 
 def describe(routing_key, message_id, body):
-    """`routing key: items 4, 5 (message id 1a2b3c4d...)` for a body of feed items."""
+    """`routing key: items 4, 5 (message id 1a2b3c4d...)` for a body of feed items.
+
+    A body of one item (a JSON object) is `item 7`; any other body, its size.
+    """
     try:
-        ids = [item["id"] for item in json.loads(body)]
+        data = json.loads(body)
+        if isinstance(data, dict):
+            what = f"item {data['id']}"
+        else:
+            ids = [item["id"] for item in data]
+            what = f"items {', '.join(map(str, ids))}" if ids else "no items"
     except (ValueError, TypeError, KeyError):
         what = f"{len(body)} bytes"
-    else:
-        what = f"items {', '.join(map(str, ids))}" if ids else "no items"
     return f"{routing_key}: {what} (message id {message_id[:8]}...)"
 
 

@@ -25,6 +25,7 @@ _EXPORTS = {
     "BaseCollector": "stateful_collectors.collectors.base",
     "BaseTwoPhaseCollector": "stateful_collectors.collectors.simple",
     "BaseSimpleCollector": "stateful_collectors.collectors.simple",
+    "BaseDownloadingCollector": "stateful_collectors.collectors.downloading",
     "add_collector_entry_point_functions": "stateful_collectors.loading",
     "combined_config_spec": "stateful_collectors.config",
     "CollectorStopped": "stateful_collectors.errors",
@@ -45,6 +46,7 @@ __all__ = [
     "AbstractBaseCollector",
     "AlreadyRunningError",
     "BaseCollector",
+    "BaseDownloadingCollector",
     "BaseSimpleCollector",
     "BaseTimeOrderedRowsCollector",
     "BaseTwoPhaseCollector",
@@ -71,6 +73,7 @@ if TYPE_CHECKING:
         LegacyQueuedBase,
         QueuedBase,
     )
+    from stateful_collectors.collectors.downloading import BaseDownloadingCollector
     from stateful_collectors.collectors.rows import BaseTimeOrderedRowsCollector
     from stateful_collectors.collectors.simple import BaseSimpleCollector, BaseTwoPhaseCollector
     from stateful_collectors.config import ConfigSource, ConfigSpec, combined_config_spec

@@ -4,7 +4,8 @@
 stateful-collectors run MODULE:CLASS [--config FILE] [--verbose]
 stateful-collectors state path|show|reset|set MODULE:CLASS [--config FILE] [--yes] [VALUE]
 stateful-collectors scripts MODULE
-stateful-collectors demo-feed [--port 8808] [--history 20] [--interval 10]
+stateful-collectors demo-feed [--port 8808] [--history 20] [--interval 10] [--token T]
+                              [--page-size 10] [--rate-limit 60]
 ```
 
 `MODULE` is a dotted module name importable from the current directory
@@ -49,7 +50,7 @@ from stateful_collectors import interrupts
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from stateful_collectors.errors import ExitStatus
 
@@ -104,6 +105,32 @@ def _interval(text: str) -> float:
             f"{text!r} is not a number of seconds; give one from 0 (no new items) to 86400"
         )
     return seconds
+
+
+def _whole_number(low: int, high: int, what: str) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`."""
+
+    def convert(text: str) -> int:
+        import argparse
+
+        number = int(text) if text.strip().isdigit() and len(text.strip()) <= 9 else -1
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {what}; give a whole number from {low} to {high}"
+            )
+        return number
+
+    return convert
+
+
+def _token(text: str) -> str:
+    import argparse
+
+    if not text or len(text) > 200 or not text.isprintable() or " " in text:
+        raise argparse.ArgumentTypeError(
+            "the token must be 1 to 200 printable characters without blanks"
+        )
+    return text
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -165,6 +192,24 @@ def _build_parser() -> argparse.ArgumentParser:
         "--interval", type=_interval, default=10.0, help="seconds between new items (0: none)"
     )
     feed.add_argument("--start", help="time of the first item (ISO 8601; default: now - history)")
+    feed.add_argument(
+        "--token",
+        type=_token,
+        default="demo-token",
+        help="the token /cookbook/api/items accepts (default: demo-token)",
+    )
+    feed.add_argument(
+        "--page-size",
+        type=_whole_number(1, 1000, "a page size"),
+        default=10,
+        help="items per page of /cookbook/pages (default: 10)",
+    )
+    feed.add_argument(
+        "--rate-limit",
+        type=_whole_number(0, 100000, "a number of requests"),
+        default=60,
+        help="requests a minute /cookbook/limited.json answers (default: 60; 0: no limit)",
+    )
     return parser
 
 
@@ -327,7 +372,16 @@ def _demo_feed(args: argparse.Namespace) -> int:
                 "of year 9999; give an earlier time"
             ) from None
     try:
-        return serve_forever(args.host, args.port, args.history, args.interval, start)
+        return serve_forever(
+            args.host,
+            args.port,
+            args.history,
+            args.interval,
+            start,
+            token=args.token,
+            page_size=args.page_size,
+            rate_limit=args.rate_limit,
+        )
     except (OSError, OverflowError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise CollectorError(

@@ -15,6 +15,9 @@ Endpoints (all GET unless noted):
 * Conditional GET: responses carry `ETag` and `Last-Modified`; a request with a
   matching `If-None-Match` or a recent enough `If-Modified-Since` gets
   `304 Not Modified` with no body.
+* `/cookbook/...`: one small source per recipe of the guide's Cookbook (a
+  blocklist that changes in place, cursor pages, an API with a token...) and
+  the control API that changes them; see `stateful_collectors.demo_cookbook`.
 
 Every reader runs it, so it takes any request without falling over: a query
 it cannot use gets `400 Bad Request` (times near either end of the calendar
@@ -59,6 +62,17 @@ from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
+
+from stateful_collectors.demo_cookbook import (
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_TOKEN,
+    CookbookSources,
+    Refused,
+    Request,
+    not_modified,
+    served_routes,
+)
 
 __all__ = [
     "IDLE_TIMEOUT",
@@ -120,6 +134,8 @@ class DemoFeed:
             start = parse_time(start)
         if start is None:
             start = dt.datetime.now(dt.UTC).replace(microsecond=0) - step * history
+        self.start = start
+        """The time of item 1 (also where the cookbook sources' clocks start)."""
         self.step = step
         self.max_items = max_items
         self._lock = threading.Lock()
@@ -187,6 +203,15 @@ class DemoFeed:
             end = len(self._items) if limit is None else min(len(self._items), start + limit)
             return list(self._items[start:end])
 
+    def items_after(self, last_id: int, limit: int) -> list[dict[str, Any]]:
+        """At most `limit` items whose id is greater than `last_id`, lowest id first."""
+        with self._lock:
+            if not self._items:
+                return []
+            first_id = self._items[0]["id"]  # ids count up by one: an item's index follows
+            start = max(0, last_id - first_id + 1)
+            return list(self._items[start : start + limit])
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -197,23 +222,46 @@ class DemoFeed:
             return f'"{self._added}"', newest
 
     def serve(
-        self, host: str = "127.0.0.1", port: int = 0, *, idle_timeout: float = IDLE_TIMEOUT
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        idle_timeout: float = IDLE_TIMEOUT,
+        cookbook: CookbookSources | None = None,
     ) -> FeedServer:
         """Start serving in a background thread (port 0 picks a free port).
 
         A connection that stays silent for `idle_timeout` seconds is closed.
+        `cookbook` serves the `/cookbook/...` sources (default: new ones, with
+        their default token, page size and rate limit).
         """
-        return FeedServer(self, host, port, idle_timeout=idle_timeout)
+        return FeedServer(self, host, port, idle_timeout=idle_timeout, cookbook=cookbook)
 
 
 class FeedServer:
-    """A running demo feed; use as a context manager, or call `close()`."""
+    """A running demo feed; use as a context manager, or call `close()`.
+
+    Attributes:
+        feed: the items (`DemoFeed`).
+        cookbook: the cookbook's sources (`CookbookSources`).
+    """
 
     def __init__(
-        self, feed: DemoFeed, host: str, port: int, *, idle_timeout: float = IDLE_TIMEOUT
+        self,
+        feed: DemoFeed,
+        host: str,
+        port: int,
+        *,
+        idle_timeout: float = IDLE_TIMEOUT,
+        cookbook: CookbookSources | None = None,
     ) -> None:
         self.feed = feed
-        handler = type("BoundHandler", (_Handler,), {"feed": feed, "timeout": idle_timeout})
+        self.cookbook = cookbook if cookbook is not None else CookbookSources(feed.start)
+        handler = type(
+            "BoundHandler",
+            (_Handler,),
+            {"feed": feed, "cookbook": self.cookbook, "timeout": idle_timeout},
+        )
         self._server = _QuietServer((host, port), handler)
         self._server.daemon_threads = True
         self.host, self.port = str(self._server.server_address[0]), self._server.server_address[1]
@@ -261,6 +309,7 @@ class _Handler(BaseHTTPRequestHandler):
     """Answers every request: a route's answer, 400, 404, 413, or 500 at worst; never a drop."""
 
     feed: DemoFeed
+    cookbook: CookbookSources
     server_version = "stateful-collectors-demo-feed/1"
     timeout = IDLE_TIMEOUT  # a connection silent this long is closed (socketserver applies it)
     ROUTES: ClassVar[dict[tuple[str, str], _Route]] = {}
@@ -285,11 +334,11 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _BadRequest(f"bad query: {exc}") from None
             route = self.ROUTES.get((method, url.path))
             if route is None:
-                hint = "try POST /add" if method == "POST" else "try /items.json"
+                hint = "try POST /add" if method == "POST" else "try /items.json or /"
                 self._send(HTTPStatus.NOT_FOUND, "text/plain", f"not found; {hint}\n".encode())
                 return
             route(self, query)
-        except _BadRequest as exc:
+        except (_BadRequest, Refused) as exc:
             self._send(exc.status, "text/plain", f"{exc}\n".encode())
         except OSError:  # the client went away: nobody to answer
             self.close_connection = True
@@ -364,6 +413,18 @@ class _Handler(BaseHTTPRequestHandler):
                 "write e.g. 2026-11-27T20:00:00Z"
             ) from None
 
+    def _cookbook(self, query: dict[str, str]) -> None:
+        """A cookbook source, or its control API: `stateful_collectors.demo_cookbook`."""
+        path = urllib.parse.urlsplit(self.path).path
+        answer = self.cookbook.answer(self.command, Request(query, self.headers, self.feed, path))
+        if answer.status == HTTPStatus.NOT_MODIFIED:
+            self.send_response(answer.status)
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            return
+        self._send(HTTPStatus(answer.status), answer.content_type, answer.body, answer.headers)
+
     def _post_add(self, query: dict[str, str]) -> None:
         text = query.get("count", "1").strip()
         count = int(text) if text.isdigit() and len(text) <= 7 else -1
@@ -379,19 +440,7 @@ class _Handler(BaseHTTPRequestHandler):
     # -- helpers
 
     def _not_modified(self, etag: str, newest: str | None) -> bool:
-        if_none_match = self.headers.get("If-None-Match")
-        if if_none_match is not None:
-            return etag in [tag.strip() for tag in if_none_match.split(",")]
-        if_modified_since = self.headers.get("If-Modified-Since")
-        if if_modified_since and newest:
-            try:
-                since = email.utils.parsedate_to_datetime(if_modified_since)
-                if since.tzinfo is None:  # "-0000" means UTC without saying so
-                    since = since.replace(tzinfo=dt.UTC)
-                return parse_time(newest) <= since
-            except Exception:  # a date the feed cannot read: answer in full
-                return False
-        return False
+        return not_modified(self.headers, etag, parse_time(newest) if newest else None)
 
     def _send(
         self,
@@ -420,6 +469,8 @@ _Handler.ROUTES.update(
         ("GET", "/items.json"): _Handler._get_items,
         ("GET", "/items.csv"): _Handler._get_items,
         ("POST", "/add"): _Handler._post_add,
+        # the cookbook's sources and their control API, one entry per path
+        **dict.fromkeys(served_routes(), _Handler._cookbook),
     }
 )
 
@@ -457,6 +508,15 @@ GET  /items.json?since=2026-11-27T20:00:00Z   items newer than a time (JSON arra
 GET  /items.csv?since=...                     the same as CSV
 GET  /items.json?from=...                     items at or after a time
 POST /add?count=3                             add three new items now
+
+The Cookbook's sources (POST /cookbook/... changes them: see the guide):
+GET  /cookbook/blocklist.txt                  a file that changes in place (ETag, 304)
+GET  /cookbook/pages?cursor=...               the items, a page at a time
+GET  /cookbook/api/items?since=...            the items, for Authorization: Bearer TOKEN
+GET  /cookbook/ids?since_id=7                 records with an id above 7
+GET  /cookbook/unordered.json                 a snapshot, in no order
+GET  /cookbook/limited.json?since=...         the items, rate-limited (429, Retry-After)
+GET  /cookbook/channels/malware.json?after=3  one channel's records (phishing, botnet too)
 """
 
 
@@ -472,10 +532,19 @@ def serve_forever(
     history: int = 20,
     interval: float = 10.0,
     start: dt.datetime | None = None,
+    *,
+    token: str = DEFAULT_TOKEN,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    rate_limit: int = DEFAULT_RATE_LIMIT,
 ) -> int:
-    """Serve a feed until Ctrl+C, adding one item every `interval` seconds (0: never)."""
+    """Serve a feed until Ctrl+C, adding one item every `interval` seconds (0: never).
+
+    `token`, `page_size` and `rate_limit` tune the cookbook's sources
+    (`stateful_collectors.demo_cookbook.CookbookSources`).
+    """
     feed = DemoFeed(min(history, MAX_ITEMS), start=start)
-    with feed.serve(host, port) as server:
+    cookbook = CookbookSources(feed.start, token=token, page_size=page_size, rate_limit=rate_limit)
+    with feed.serve(host, port, cookbook=cookbook) as server:
         print(
             f"demo feed with {len(feed)} items at {server.url}/items.json "
             f"({f'a new item every {interval:g} s' if interval else 'no new items'}); "

@@ -19,6 +19,11 @@ Example:
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from email.message import Message
 
 __all__ = [
     "AlreadyRunningError",
@@ -136,14 +141,28 @@ class DownloadError(CollectorError):
     Attributes:
         url: what was being downloaded.
         status: the HTTP status of an error response, or `None` (network, limits).
+        headers: the headers of an error response (`Retry-After`...), or `None`.
+        retryable: whether another attempt may succeed: a network failure, a
+            timeout, an answer cut short, `408`, `429`, `500`, `502`, `503`,
+            `504`; not an answer too large, `401`, `403`, `404` and the like.
     """
 
     exit_status = ExitStatus.FAILURE
 
-    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str,
+        status: int | None = None,
+        headers: Mapping[str, str] | Message | None = None,
+        retryable: bool = False,
+    ) -> None:
         super().__init__(message)
         self.url = url
         self.status = status
+        self.headers = headers
+        self.retryable = retryable
 
 
 class CollectorStopped(CollectorError):

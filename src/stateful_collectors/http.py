@@ -13,9 +13,12 @@ whole download instead:
 * in size: at most `max_bytes` bytes of body.
 
 Each failure is one `DownloadError` (exit status 1: the next run tries again)
-naming the URL and the limit. An answer with an error status (404, 500...)
-is a `DownloadError` too, with its `status`; `304 Not Modified` is not an
-error, but an answer with status 304 and no body, for conditional requests.
+naming the URL and the limit, and saying whether another attempt may succeed
+(`retryable`: a network failure, a timeout, `429`, `5xx`; not `404` or an
+answer too large); `BaseDownloadingCollector` retries those. An answer with
+an error status (404, 500...) is a `DownloadError` too, with its `status`;
+`304 Not Modified` is not an error, but an answer with status 304 and no body,
+for conditional requests.
 Only `http:` and `https:` URLs are fetched (HTTPS certificates are checked),
 redirects are followed, and the proxy variables (`https_proxy`...) are used.
 
@@ -63,12 +66,17 @@ from typing import Any
 from stateful_collectors import interrupts
 from stateful_collectors.errors import DeadlineExceeded, DownloadError, describe_exception
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_TIMEOUT", "Response", "fetch"]
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_TIMEOUT", "RETRYABLE_STATUSES", "Response", "fetch"]
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds a whole download may take, by default."""
 DEFAULT_MAX_BYTES = 64 << 20
 """The largest body `fetch` accepts by default (64 MiB)."""
+
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+"""Error statuses another attempt may not meet (`DownloadError.retryable`): a timeout,
+too many requests, a server error or an unreachable upstream. `401`, `403` and `404`
+are not among them: asking again gets the same answer."""
 
 _CHUNK = 65536
 
@@ -217,6 +225,7 @@ def fetch(
             f"{url}: the download did not finish within {timeout:g} s (timeout, for the whole "
             "download); raise timeout if the source is that slow",
             url=url,
+            retryable=True,
         )
 
     started = time.monotonic()
@@ -234,7 +243,11 @@ def fetch(
                     return Response(304, error.headers, b"", error.geturl())
                 said = f" {error.reason}" if error.reason else ""
                 raise DownloadError(
-                    f"{url}: the server answered {error.code}{said}", url=url, status=error.code
+                    f"{url}: the server answered {error.code}{said}",
+                    url=url,
+                    status=error.code,
+                    headers=error.headers,
+                    retryable=error.code in RETRYABLE_STATUSES,
                 ) from None
         except DownloadError as exc:
             if watchdog.expired and exc.status is None:  # the cut connection, not the source
@@ -249,7 +262,9 @@ def fetch(
             problem = (
                 describe_exception(reason) if isinstance(reason, BaseException) else str(reason)
             )
-            raise DownloadError(f"{url}: cannot download ({problem})", url=url) from None
+            raise DownloadError(
+                f"{url}: cannot download ({problem})", url=url, retryable=True
+            ) from None
     finally:
         timer.cancel()
 
@@ -274,5 +289,6 @@ def _read_body(answer: http.client.HTTPResponse, url: str, max_bytes: int) -> by
         raise DownloadError(
             f"{url}: cannot download (the answer was cut short: {total} of {declared} bytes)",
             url=url,
+            retryable=True,
         )
     return b"".join(chunks)

@@ -266,11 +266,22 @@ def test_reader_pages_speak_to_the_reader(built_site: Path) -> None:
         ("checkpoints.md", r"and a (hundred) new items per run", "BACKLOG"),
         ("checkpoints.md", r"kill it with `SIGKILL` a\s+(hundred) times", "KILLS"),
         ("about/tests.md", r"Eight instances", "INSTANCES"),
+        ("reference/cli.md", r"`--page-size` items \((\d+)\)", "PAGE_SIZE"),
+        ("reference/cli.md", r"`--rate-limit` requests a minute \((\d+)\)", "RATE_LIMIT"),
+        ("reference/cli.md", r"each count is capped \(([\d,]+)\)", "MAX_CHANGE"),
+        ("cookbook/rate-limited.md", r"`download_retries` \((\d+)\)", "DOWNLOAD_RETRIES"),
+        (
+            "cookbook/conditional-download.md",
+            r"`download_max_bytes` \((\d+) MiB by default\)",
+            "DOWNLOAD_MAX_MIB",
+        ),
     ],
 )
 def test_figures_in_prose_match_their_source(page: str, phrase: str, value: str) -> None:
     """A figure a page quotes is the one the code uses (bars, test parameters)."""
     from benchmarks import publishing, rows_feed, state_io, whole_run
+    from stateful_collectors import demo_cookbook
+    from stateful_collectors.collectors.downloading import BaseDownloadingCollector
     from stateful_collectors.sinks import amqp
     from tests.reliability import test_checkpoint_kills, test_single_instance
 
@@ -294,6 +305,12 @@ def test_figures_in_prose_match_their_source(page: str, phrase: str, value: str)
         "BACKLOG": test_checkpoint_kills.BACKLOG,
         "KILLS": test_checkpoint_kills.KILLS,
         "INSTANCES": test_single_instance.INSTANCES,
+        "PAGE_SIZE": demo_cookbook.DEFAULT_PAGE_SIZE,
+        "RATE_LIMIT": demo_cookbook.DEFAULT_RATE_LIMIT,
+        "MAX_CHANGE": demo_cookbook.MAX_CHANGE,
+        "DOWNLOAD_RETRIES": _download_default(BaseDownloadingCollector, "download_retries"),
+        "DOWNLOAD_MAX_MIB": _download_default(BaseDownloadingCollector, "download_max_bytes")
+        / (1 << 20),
     }[value]
     text = (ROOT / "docs" / page).read_text(encoding="utf-8")
     match = re.search(phrase, text)
@@ -301,6 +318,15 @@ def test_figures_in_prose_match_their_source(page: str, phrase: str, value: str)
     quoted = match.group(1) if match.groups() else match.group(0).split()[0]
     number = words.get(quoted) or float(quoted.replace(",", ""))
     assert number == pytest.approx(expected), f"docs/{page} says {quoted}, the code {expected}"
+
+
+def _download_default(cls: type, option: str) -> float:
+    """The default of one of `BaseDownloadingCollector`'s options, as its spec lines say."""
+    for line in cls.config_spec_pattern_defaults().splitlines():
+        name, _, rest = line.partition("=")
+        if name.strip() == option:
+            return float(rest.split("::")[0])
+    raise AssertionError(f"{cls.__name__} has no option {option!r}")
 
 
 def test_the_recorded_kill_run_adds_up() -> None:

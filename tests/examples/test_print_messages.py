@@ -69,3 +69,28 @@ def test_print_messages_declares_and_drains_its_queue(broker, tmp_path):
         assert print_messages() == ["no messages waiting in queue 'tutorial'"]
     finally:
         broker.delete_queue("tutorial")
+
+
+def test_print_messages_describes_one_item_a_list_and_anything_else(tmp_path):
+    from stateful_collectors.sinks import Exchange
+    from stateful_collectors.sinks.outbox import OutboxSink as Outbox
+
+    outbox = Outbox(tmp_path / "outbox.jsonl")
+    outbox.open([Exchange("raw")])
+    for body in (b'{"id": 7, "title": "x"}', b'[{"id": 1}, {"id": 2}]', b"[]", b"host-1\n"):
+        outbox.publish("raw", "demo.items", body, {"message_id": "0123456789abcdef"})
+    outbox.confirm_all()
+    outbox.close()
+    result = subprocess.run(
+        [sys.executable, str(PROGRAM), "outbox.jsonl"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.splitlines() == [
+        "demo.items: item 7 (message id 01234567...)",
+        "demo.items: items 1, 2 (message id 01234567...)",
+        "demo.items: no items (message id 01234567...)",
+        "demo.items: 7 bytes (message id 01234567...)",
+    ]

@@ -45,8 +45,9 @@ def known_names() -> set[str]:
             known |= set(dir(value))
     known |= set(vars(base))  # message_id_for
     known |= set(dir(base.AbstractBaseCollector(config_text="")))  # config, config_full
-    options = BaseTimeOrderedRowsCollector.config_spec_pattern_defaults()
-    known |= {line.split("=")[0].strip() for line in options.splitlines()}
+    for cls in (BaseTimeOrderedRowsCollector, stateful_collectors.BaseDownloadingCollector):
+        options = cls.config_spec_pattern_defaults()
+        known |= {line.split("=")[0].strip() for line in options.splitlines()}
     known |= set(RowsSelection([], "", [], 0).state())  # the state keys
     known |= {name for name in dir(builtins) if not name.startswith("_")}
     return known
