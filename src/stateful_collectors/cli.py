@@ -445,18 +445,24 @@ def _main(argv: Sequence[str] | None) -> int:
     prefix = f"{PROG} {args.command}"
     try:
         return int(_dispatch(args))
-    except CollectorError as exc:
-        interrupts.hold()
-        if verbose and exc.__cause__ is not None:
-            traceback.print_exception(exc.__cause__)
-        print(f"{prefix}: {exc}", file=sys.stderr, flush=True)
-        return int(exc.exit_status)
     except KeyboardInterrupt as exc:
         interrupts.hold()
         print(f"{prefix}: interrupted", file=sys.stderr, flush=True)
         return int(exc.exit_status if isinstance(exc, Interrupted) else ExitStatus.INTERRUPTED)
     except Exception as exc:
         interrupts.hold()
+        interruption = interrupts.received()
+        if interruption is not None:
+            # A signal arrived, and what it raised was replaced on its way out (CPython
+            # turns one landing inside `from X import Y` into a TypeError, for instance):
+            # the command was interrupted, whatever it raised instead.
+            print(f"{prefix}: interrupted", file=sys.stderr, flush=True)
+            return int(interruption.exit_status)
+        if isinstance(exc, CollectorError):
+            if verbose and exc.__cause__ is not None:
+                traceback.print_exception(exc.__cause__)
+            print(f"{prefix}: {exc}", file=sys.stderr, flush=True)
+            return int(exc.exit_status)
         if verbose:
             traceback.print_exc()
         hint = "" if verbose else " (--verbose shows the traceback)"
