@@ -7,7 +7,9 @@ single test file (or `-k` selection) runs with all of them.
 
 from __future__ import annotations
 
+import compileall
 import os
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,47 @@ pytest_plugins = [
     "tests.support.site",  # built_site, served_site
     "tests.support.docs.plugin",  # --update-docs, and the docs blocks / transcripts lines
 ]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Write the bytecode of the installed packages and of this tree before any test runs.
+
+    The tests start about a thousand Python processes. An installed package runs
+    from bytecode written once (by its installer, or by its first import); an
+    environment that sets PYTHONDONTWRITEBYTECODE would make every one of those
+    processes compile pika, the library and the examples anew (about 0.1 s each).
+    """
+    if hasattr(session.config, "workerinput"):
+        return  # a pytest-xdist worker: the controller has done it
+    root = Path(__file__).resolve().parent.parent
+    directories = [Path(sysconfig.get_paths()["purelib"])]
+    directories += [root / name for name in ("src", "examples", "tests", "benchmarks")]
+    for directory in directories:
+        compileall.compile_dir(directory, quiet=2)
+
+
+_BROKER_MODULES = {"test_docs.py", "test_harness_smoke.py"}  # ask for the broker as they go
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the tests that share a session resource on one pytest-xdist worker.
+
+    The RabbitMQ node takes about 12 s to start and one test restarts it, so
+    every test that may use it runs on the same worker; so do the tests of the
+    built site (a `mkdocs build` each worker would repeat). Other tests go
+    wherever a worker is free. Without `-n`, the groups change nothing.
+    """
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if (
+            names & {"broker", "bound_queue"}
+            or params.get("sink") == "rabbitmq"
+            or item.path.name in _BROKER_MODULES
+        ):
+            item.add_marker(pytest.mark.xdist_group("broker"))
+        elif names & {"built_site", "served_site"}:
+            item.add_marker(pytest.mark.xdist_group("site"))
 
 
 @pytest.fixture

@@ -143,7 +143,7 @@ def install() -> None:
     if not _in_main_thread():
         return
     _state.depth, _state.pending, _state.received, _state.held = 0, None, None, False
-    if not _state.previous:
+    if sys.unraisablehook is not _unraisable:  # also when something replaced it since
         _state.previous_hook = sys.unraisablehook
         sys.unraisablehook = _unraisable
     for signum in (*SIGNALS, signal.SIGALRM):
@@ -164,7 +164,7 @@ def restore() -> None:
     previous, _state.previous = _state.previous, {}
     for signum, handler in previous.items():
         signal.signal(signum, handler)
-    if previous:
+    if sys.unraisablehook is _unraisable:
         sys.unraisablehook = _state.previous_hook
     _state.depth, _state.pending, _state.held = 0, None, False
 

@@ -19,7 +19,7 @@ EXAMPLE = EXAMPLES / "testing_demo.py"
 def test_the_example_test_file_passes(tmp_path):
     env = {k: v for k, v in clean_env().items() if not k.startswith("PYTEST_")}
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", str(EXAMPLE)],
+        [sys.executable, "-m", "pytest", "-n", "0", "-v", "-p", "no:cacheprovider", str(EXAMPLE)],
         cwd=tmp_path,
         env=env,
         capture_output=True,

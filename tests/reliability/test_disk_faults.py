@@ -231,7 +231,7 @@ def test_the_small_tmpfs_is_unmounted_when_its_test_fails(tmp_path):
     test_file.write_text(INNER_TEST)
     note = tmp_path / "mount_point"
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", str(test_file), "-p", "tests.support.mounts"]
+        [sys.executable, "-m", "pytest", "-n", "0", str(test_file), "-p", "tests.support.mounts"]
         + ["-p", "no:cacheprovider", "-q", "--basetemp", str(tmp_path / "base")],
         cwd=ROOT,
         env=clean_env(PYTHONPATH=str(ROOT), MOUNT_POINT_NOTE=str(note)),

@@ -16,26 +16,32 @@ import pytest
 
 __all__ = ["snapshot_files", "summary", "temp_files"]
 
-_SUMMARY_LINES = pytest.StashKey[list[str]]()
+_SUMMARY_LINES: list[str] = []
+_PROPERTY = "reliability_summary"
 
 
 @pytest.fixture
 def summary(request: pytest.FixtureRequest) -> Callable[[str], None]:
     """Call `summary("kills: 500, ...")` once; the line is printed at the end of the run."""
-    lines = request.config.stash.setdefault(_SUMMARY_LINES, [])
     name = request.node.nodeid.rpartition("/")[2]
 
     def record(line: str) -> None:
-        lines.append(f"{name}: {line}")
+        # Carried by the test's report, so that it reaches the terminal also from a
+        # pytest-xdist worker.
+        request.node.user_properties.append((_PROPERTY, f"{name}: {line}"))
 
     return record
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "teardown":
+        _SUMMARY_LINES.extend(value for key, value in report.user_properties if key == _PROPERTY)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    lines = config.stash.get(_SUMMARY_LINES, [])
-    if lines:
+    if _SUMMARY_LINES:
         terminalreporter.section("reliability summary")
-        for line in lines:
+        for line in sorted(_SUMMARY_LINES):
             terminalreporter.write_line(line)
 
 

@@ -19,7 +19,7 @@ def run_without_server(tmp_path, **env: str) -> subprocess.CompletedProcess[str]
     empty = tmp_path / "no-postgresql"
     empty.mkdir()
     return subprocess.run(
-        [sys.executable, "-m", "pytest", TEST, "-q", "-rs", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", "-n", "0", TEST, "-q", "-rs", "-p", "no:cacheprovider"],
         cwd=ROOT,
         env=clean_env(STATEFUL_COLLECTORS_POSTGRESQL_BIN=str(empty), **env),
         capture_output=True,
