@@ -135,7 +135,7 @@ def run_rows_feed(directory: Path, *, quick: bool = False) -> list[Row]:
             "library": contender("library", library_argv, library_dir, library_state),
             "baseline": contender("baseline", baseline_argv(feed), baseline_dir, baseline_state),
         },
-        rounds=1 if quick else 5,
+        rounds=1 if quick else 11,  # a big run is sensitive to a busy moment: more rounds
         warmup=0 if quick else 1,
     )
     warmup = len(memory["library"]) - len(timings["library"])
