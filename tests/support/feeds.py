@@ -1,12 +1,14 @@
-"""Demo feeds the tests watch: `CountingFeed` counts the item requests it serves."""
+"""Demo feeds the tests watch: `CountingFeed` counts the item requests it serves; `request()`
+asks a served feed one thing and returns (status, headers, body)."""
 
 from __future__ import annotations
 
+import http.client
 import threading
 
 from stateful_collectors.demo_feed import DemoFeed
 
-__all__ = ["CountingFeed"]
+__all__ = ["CountingFeed", "request"]
 
 
 class CountingFeed(DemoFeed):
@@ -21,3 +23,14 @@ class CountingFeed(DemoFeed):
         with self._count_lock:
             self.requests += 1
         return super().items(*args, **kwargs)
+
+
+def request(server, method: str, path: str, headers: dict | None = None):
+    """(status, headers, body) of one request to a served feed."""
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        connection.request(method, path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()

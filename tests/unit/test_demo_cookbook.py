@@ -8,7 +8,6 @@ reach them.
 
 from __future__ import annotations
 
-import http.client
 import json
 import subprocess
 import sys
@@ -19,17 +18,7 @@ from stateful_collectors import demo_cookbook
 from stateful_collectors.demo_cookbook import CHANNELS, MAX_CHANGE
 from stateful_collectors.demo_feed import _Handler
 from tests.support.cookbook import served_cookbook
-
-
-def request(server, method: str, path: str, headers: dict | None = None):
-    """(status, headers, body) of one request to the feed."""
-    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
-    try:
-        connection.request(method, path, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
+from tests.support.feeds import request
 
 
 def get_json(server, path: str, headers: dict | None = None):

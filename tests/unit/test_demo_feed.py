@@ -19,17 +19,7 @@ import urllib.parse
 import pytest
 
 from stateful_collectors.demo_feed import DemoFeed, format_time, parse_time
-
-
-def request(server, method: str, path: str, headers: dict | None = None):
-    """(status, headers, body) of one request to the feed."""
-    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
-    try:
-        connection.request(method, path, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
+from tests.support.feeds import request
 
 
 def get_ids(server, query: str = "") -> list[int]:
