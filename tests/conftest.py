@@ -45,30 +45,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         compileall.compile_dir(directory, quiet=2)
 
 
-_BROKER_MODULES = {"test_docs.py", "test_harness_smoke.py"}  # ask for the broker as they go
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep the tests that share a session resource on one pytest-xdist worker.
-
-    The RabbitMQ node takes about 12 s to start and one test restarts it, so
-    every test that may use it runs on the same worker; so do the tests of the
-    built site (a `mkdocs build` each worker would repeat). Other tests go
-    wherever a worker is free. Without `-n`, the groups change nothing.
-    """
-    for item in items:
-        names = set(getattr(item, "fixturenames", ()))
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        if (
-            names & {"broker", "bound_queue"}
-            or params.get("sink") == "rabbitmq"
-            or item.path.name in _BROKER_MODULES
-        ):
-            item.add_marker(pytest.mark.xdist_group("broker"))
-        elif names & {"built_site", "served_site"}:
-            item.add_marker(pytest.mark.xdist_group("site"))
-
-
 @pytest.fixture
 def feed_server():
     """A demo feed with 5 items, served on a free loopback port."""

@@ -51,6 +51,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -272,6 +273,21 @@ class Broker:
             return channel.queue_declare(queue, passive=True).method.message_count
 
 
+def _start_epmd() -> None:
+    """Start Erlang's port mapper on its own, before any node, unless one already runs.
+
+    A node that finds no `epmd` starts one as its child, and pytest-rabbitmq's
+    executor (mirakuru) stops a node by killing every process it started, that
+    `epmd` included. Every other node on the machine (a second test worker's, the
+    benchmarks') then drops out of the port mapper: `rabbitmqctl` says it is "not
+    running at all" although it runs. An `epmd` started here belongs to no node.
+    """
+    command = shutil.which("epmd") or "/usr/lib/erlang/bin/epmd"
+    env = {key: value for key, value in os.environ.items() if key != "mirakuru_uuid"}
+    with contextlib.suppress(OSError):
+        subprocess.run([command, "-daemon"], env=env, check=False, timeout=30, capture_output=True)
+
+
 def _plugins_dir(base: Path) -> Path:
     """A directory holding an empty enabled-plugins file (no plugins: a quick start)."""
     base.mkdir(parents=True, exist_ok=True)
@@ -304,6 +320,7 @@ def local_broker(directory: Path) -> Iterator[Broker]:
         path=directory,
         plugin_path=_plugins_dir(directory),
     )
+    _start_epmd()
     executor.start()
     try:
         yield Broker(executor)
@@ -333,6 +350,7 @@ def broker(request: pytest.FixtureRequest) -> Broker:
             pytest.fail(f"{reason} ({REQUIRE_BROKER_ENV_VAR}=1 forbids skipping)", pytrace=False)
         pytest.skip(reason)
     _plugins_dir(Path(tempfile.gettempdir()) / "stateful-collectors-rabbitmq")
+    _start_epmd()
     executor = request.getfixturevalue("stateful_collectors_rabbitmq_proc")
     node = Broker(executor)
     node.ctl("await_startup")
