@@ -23,8 +23,8 @@ Python runs a signal handler between two steps of whatever runs in the main
 thread, also inside a `__del__` method or a weak reference's callback, where
 an exception cannot get out: it would be printed as "Exception ignored" and
 dropped. `install()` therefore also installs a `sys.unraisablehook` that
-catches such an interruption and sends the signal again a moment later, so
-that it is raised where it can stop the run.
+catches such an interruption and sends the signal again, every 10 ms, until
+it is raised where it can stop the run (or the run's outcome is decided).
 
 Outside the main thread, or before `install()`, nothing here changes how a
 signal is handled: `deferred()` is then an empty block.
@@ -96,6 +96,8 @@ class _State:
         self.deadline: float | None = None  # time.monotonic() value
         self.deadline_seconds = 0.0
         self.previous_hook: Callable[[Any], object] = sys.__unraisablehook__
+        self.in_hook = False  # inside _unraisable(): an interruption raised there is lost
+        self.raised = 0  # how many interruptions _handle() raised (the resender watches it)
 
 
 _state = _State()
@@ -119,20 +121,44 @@ def _handle(signum: int, _frame: FrameType | None) -> None:
         if _state.pending is None:
             _state.pending = interruption
         return
+    if _state.in_hook:
+        return  # it would be dropped with the hook's own exception: _resend() sends it again
+    _state.raised += 1
     raise interruption
+
+
+_RESEND_EVERY = 0.01  # seconds between two sends of an interruption that was dropped
+_RESEND_FOR = 5.0  # seconds after which the resender gives up (the run is ending anyway)
 
 
 def _unraisable(unraisable: Any) -> None:
     """Send again an interruption raised where it could not get out (a `__del__`...)."""
     interruption = unraisable.exc_value
     if isinstance(interruption, Interrupted) and interruption.signum is not None:
-        # Not now: the handler would run inside this hook, and be dropped again. A moment
-        # later, from another thread: the main thread is out of the callback by then.
-        resend = threading.Timer(0.001, os.kill, (os.getpid(), interruption.signum))
-        resend.daemon = True
-        resend.start()
+        # Not now: the handler would run inside this hook, and be dropped again. From
+        # another thread, again and again, until the main thread has raised it somewhere
+        # else. (Starting that thread waits for it, and a signal may land meanwhile: the
+        # handler then only notes it.)
+        _state.in_hook = True
+        try:
+            resend = threading.Thread(
+                target=_resend, args=(interruption.signum, _state.raised), daemon=True
+            )
+            resend.start()
+        finally:
+            _state.in_hook = False
         return
     _state.previous_hook(unraisable)
+
+
+def _resend(signum: int, raised_before: int) -> None:
+    """Send `signum` to this process until `_handle()` raised an interruption, or the run ended."""
+    deadline = time.monotonic() + _RESEND_FOR
+    while time.monotonic() < deadline:
+        time.sleep(_RESEND_EVERY)
+        if _state.raised != raised_before or _state.held or not _state.previous:
+            return
+        os.kill(os.getpid(), signum)
 
 
 def install() -> None:

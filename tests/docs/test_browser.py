@@ -10,9 +10,10 @@ a path that does not exist hides the browser (`.ci/run`'s second pass).
 
 Every page is opened at 1280 px: nothing is requested from another origin,
 every image loads, no code line is wider than its box (a transcript's output
-wraps, as in a terminal), a table wider than the page scrolls, and every
-diagram's text fits its box. Pages with diagrams are opened again in the
-dark theme, and in both the diagrams' text must keep a contrast of 4.5:1.
+wraps, as in a terminal), no name in a table is cut inside a word, a table
+wider than the page scrolls, and every diagram's text fits its box. Pages
+with diagrams are opened again in the dark theme, and in both the diagrams'
+text must keep a contrast of 4.5:1.
 The file-level checks of the same site are in test_site.py.
 """
 
@@ -126,6 +127,14 @@ _PAGE_CHECKS = r"""
       const longest = lines.reduce((a, b) => (b.length > a.length ? b : a), "");
       const widths = `${code.scrollWidth} > ${code.clientWidth} px`;
       problems.push(`code wider than its box (${widths}): ${longest.trim().slice(0, 90)}`);
+    }
+  }
+  for (const code of article.querySelectorAll("table code")) {
+    const name = code.textContent;
+    // A Python name (letters, digits, _ . and ()) has no place to break: more than
+    // one line box means the browser cut it inside a word.
+    if (/^[\w.()]+$/.test(name) && code.getClientRects().length > 1) {
+      problems.push(`a name in a table is cut inside a word: ${name.slice(0, 60)}`);
     }
   }
   for (const table of article.querySelectorAll("table")) {

@@ -349,3 +349,36 @@ def test_a_signal_inside_a_weakref_callback_still_stops_the_run(capsys):
     assert reference() is None
     assert raised.value.signum == signal.SIGTERM
     assert "Exception ignored" not in capsys.readouterr().err
+
+
+def test_a_signal_sent_again_while_the_hook_still_runs_is_not_lost(capsys, monkeypatch):
+    """The hook starts the thread that sends the signal again; on a busy machine that
+    thread may send it before the hook has returned, and the handler then runs inside
+    the hook, where its exception would be dropped once more. (A slow `Thread.start`
+    stands in for the busy machine.)"""
+
+    class Thing:
+        pass
+
+    def callback(reference):
+        os.kill(os.getpid(), signal.SIGTERM)
+        sum(range(10))
+
+    start = threading.Thread.start
+
+    def slow_start(thread):
+        start(thread)
+        time.sleep(0.1)  # the thread's first send lands while the hook still runs
+
+    monkeypatch.setattr(threading.Thread, "start", slow_start)
+    interrupts.install()
+    thing = Thing()
+    reference = weakref.ref(thing, callback)
+    with pytest.raises(Interrupted) as raised:
+        del thing
+        until = time.monotonic() + 10
+        while time.monotonic() < until:
+            pass
+    assert reference() is None
+    assert raised.value.signum == signal.SIGTERM
+    assert "Exception ignored" not in capsys.readouterr().err
