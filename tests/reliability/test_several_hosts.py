@@ -33,7 +33,7 @@ from stateful_collectors.demo_feed import DemoFeed
 from stateful_collectors.errors import ExitStatus
 from stateful_collectors.sinks.outbox import read_outbox
 from tests.support.feeds import CountingFeed
-from tests.support.processes import start_cli
+from tests.support.processes import kill_the_rest, start_cli
 
 pytestmark = pytest.mark.postgresql
 
@@ -132,10 +132,7 @@ def test_of_8_concurrent_runs_on_two_hosts_exactly_one_proceeds(
             host_a.gate.touch()
             winner_out, winner_err = winner.communicate(timeout=TIMEOUT)
         finally:
-            for process in processes:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
+            kill_the_rest(processes)
 
     losers = [p for p in processes if p is not winner]
     outputs = [p.communicate() for p in losers]

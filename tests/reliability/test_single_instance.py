@@ -20,7 +20,7 @@ from pathlib import Path
 from stateful_collectors.errors import ExitStatus
 from stateful_collectors.sinks.outbox import read_outbox
 from tests.support.feeds import CountingFeed
-from tests.support.processes import start_cli
+from tests.support.processes import kill_the_rest, start_cli
 
 INSTANCES = 8
 GATED_COLLECTOR = "tests.support.collectors.gated:GatedCollector"
@@ -100,10 +100,7 @@ def test_of_8_concurrent_instances_exactly_one_proceeds(tmp_path, summary):
             setup.gate.touch()
             winner_out, winner_err = winner.communicate(timeout=TIMEOUT)
         finally:
-            for process in processes:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
+            kill_the_rest(processes)
 
     losers = [p for p in processes if p is not winner]
     outputs = [p.communicate() for p in losers]

@@ -6,6 +6,7 @@
   named `tests.support.collectors.cli:Counter`, in a `clean_env()`.
 * `run_example(program, config_file, outbox)`: `python examples/PROGRAM.py
   --config FILE`, publishing to an outbox file (never to a broker).
+* `kill_the_rest()`: the cleanup of a test that started several processes.
 * `wait_for_file()`, `free_port()`, `assert_one_clear_line()`: waiting for a
   process to reach a point, a port nobody listens on, and the check that a
   failed run ended with one clear line on stderr.
@@ -18,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ __all__ = [
     "CliRun",
     "assert_one_clear_line",
     "free_port",
+    "kill_the_rest",
     "run_cli",
     "run_example",
     "start_cli",
@@ -106,6 +109,14 @@ def wait_for_file(path: Path, process: subprocess.Popen[str], timeout: float = 6
             process.kill()
             pytest.fail(f"{path.name} did not appear within {timeout:g} s")
         time.sleep(0.02)
+
+
+def kill_the_rest(processes: Iterable[subprocess.Popen[Any]]) -> None:
+    """Kill and reap those of `processes` still running (a test's cleanup, however it ended)."""
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def free_port() -> int:
