@@ -27,7 +27,7 @@ from pathlib import Path
 from benchmarks.measure import BenchmarkError, interleave, median, paired_difference, run_process
 from benchmarks.results import Row, format_seconds
 from benchmarks.whole_run import EXAMPLES, FEED_START, Program
-from stateful_collectors.demo_feed import DemoFeed
+from stateful_collectors.demo import DemoFeed
 
 __all__ = ["run_cold_start", "run_imports"]
 
@@ -37,7 +37,7 @@ _COLLECTOR_MODULES = {"quiet_collector", "my_statefull_collector"}
 _TRACED_MAIN = """
 import atexit, json, sys
 atexit.register(lambda: print("MODULES", json.dumps(sorted(sys.modules)), file=sys.stderr))
-from stateful_collectors.cli import main
+from stateful_collectors.command.cli import main
 sys.argv[0] = "stateful-collectors"
 sys.exit(main())
 """
@@ -63,7 +63,7 @@ def run_imports(directory: Path) -> list[str]:
     if traced.returncode != 0 or not lines:
         raise BenchmarkError(f"the traced run failed: {traced.stderr.strip().splitlines()[-1:]}")
     modules = json.loads(lines[-1].removeprefix("MODULES "))
-    if "stateful_collectors.runner" not in modules:
+    if "stateful_collectors.runtime.runner" not in modules:
         raise BenchmarkError("the traced run did not load the runner: the trace is wrong")
     return [m for m in modules if m not in _COLLECTOR_MODULES and m != "__main__"]
 

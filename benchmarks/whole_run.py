@@ -16,7 +16,7 @@ Bars:
   leaves a state file of the same size: the cost of a run follows the new data,
   not the history.
 
-The demo feed (`stateful_collectors.demo_feed.DemoFeed`) serves from this
+The demo feed (`stateful_collectors.demo.feed.DemoFeed`) serves from this
 process, in a background thread, on a free port; the collectors publish to the
 JSON Lines outbox (no broker), so the figures are the library's own overhead.
 """
@@ -30,7 +30,7 @@ from pathlib import Path
 
 from benchmarks.measure import BenchmarkError, interleave, median, paired_ratio, run_process
 from benchmarks.results import Row, at_most, format_bytes, format_seconds, judged
-from stateful_collectors.demo_feed import DemoFeed
+from stateful_collectors.demo import DemoFeed
 from stateful_collectors.state import StateFile
 
 __all__ = ["GROWTH_BAR", "NOTHING_NEW_BAR", "run_growth", "run_nothing_new"]

@@ -12,7 +12,7 @@ import pytest
 from my_statefull_collector import MyStatefullCollector
 
 from stateful_collectors.collectors.base import message_id_for
-from stateful_collectors.demo_feed import DemoFeed
+from stateful_collectors.demo import DemoFeed
 from stateful_collectors.errors import ConfigError, DownloadError, StateFileError
 from stateful_collectors.state import StateFile
 from stateful_collectors.testing import collect, make_config

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from stateful_collectors.demo_feed import DemoFeed
+from stateful_collectors.demo import DemoFeed
 
 pytest_plugins = [
     "tests.support.broker",  # broker, bound_queue

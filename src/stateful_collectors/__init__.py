@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _EXPORTS = {
     "AbstractBaseCollector": "stateful_collectors.collectors.base",
@@ -26,11 +26,11 @@ _EXPORTS = {
     "BaseTwoPhaseCollector": "stateful_collectors.collectors.simple",
     "BaseSimpleCollector": "stateful_collectors.collectors.simple",
     "BaseDownloadingCollector": "stateful_collectors.collectors.downloading",
-    "add_collector_entry_point_functions": "stateful_collectors.loading",
+    "add_collector_entry_point_functions": "stateful_collectors.collectors.base",
     "combined_config_spec": "stateful_collectors.config",
     "CollectorStopped": "stateful_collectors.errors",
     "StatefulCollectorMixin": "stateful_collectors.state.mixin",
-    "StateFile": "stateful_collectors.state.files",
+    "StateFile": "stateful_collectors.state.stores.files",
     "BaseTimeOrderedRowsCollector": "stateful_collectors.collectors.rows",
     "ConfigSpec": "stateful_collectors.config",
     "ConfigSource": "stateful_collectors.config",
@@ -72,6 +72,7 @@ if TYPE_CHECKING:
         BaseCollector,
         LegacyQueuedBase,
         QueuedBase,
+        add_collector_entry_point_functions,
     )
     from stateful_collectors.collectors.downloading import BaseDownloadingCollector
     from stateful_collectors.collectors.rows import BaseTimeOrderedRowsCollector
@@ -86,9 +87,8 @@ if TYPE_CHECKING:
         PublishError,
         StateFileError,
     )
-    from stateful_collectors.loading import add_collector_entry_point_functions
-    from stateful_collectors.state.files import StateFile
     from stateful_collectors.state.mixin import StatefulCollectorMixin
+    from stateful_collectors.state.stores.files import StateFile
 
 
 def __getattr__(name: str) -> Any:

@@ -1,8 +1,8 @@
-"""`python -m stateful_collectors`: the `stateful-collectors` command."""
+"""`python -m stateful_collectors`: the `stateful-collectors` command (`command.cli`)."""
 
 import sys
 
-from stateful_collectors.cli import main
+from stateful_collectors.command.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -20,8 +20,9 @@ value, and what to do.
 
 A config file is read only if it is a regular file of at most 1 MiB (a FIFO
 or a device is refused without blocking). A section that the collector does
-not read (its spec's sections and the library's `[rabbitmq]`, `[outbox]`,
-`[run]` and `[postgresql]`) is a mistake when it comes from a file named
+not read (its spec's sections and the library's own, which the sinks, the
+stores and the runner declare: `[rabbitmq]`, `[outbox]`, `[run]`,
+`[postgresql]`) is a mistake when it comes from a file named
 explicitly or from inline text; in files of the search path, which may hold
 other collectors' sections, only when it looks like a misspelling of a
 library section (`[outbx]`) or of one of the collector's own in another case.
@@ -49,10 +50,11 @@ from __future__ import annotations
 
 import configparser
 import datetime as dt
+import importlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +65,15 @@ from stateful_collectors.fs import read_limited_file
 __all__ = [
     "CONFIG_ENV_VAR",
     "CONVERTERS",
+    "BackEnd",
     "CombinedSpecPattern",
-    "LIBRARY_SECTIONS",
     "MAX_CONFIG_BYTES",
     "ConfigSection",
     "ConfigSource",
     "ConfigSpec",
     "OptionSpec",
     "SectionSpec",
+    "choose_back_end",
     "combined_config_spec",
     "default_search_path",
     "find_config_files",
@@ -79,9 +82,6 @@ __all__ = [
 
 CONFIG_ENV_VAR = "STATEFUL_COLLECTORS_CONFIG"
 """Environment variable naming the config file(s) to read (separated by `:`)."""
-
-LIBRARY_SECTIONS = ("rabbitmq", "outbox", "run", "postgresql")
-"""The sections the library itself reads, known to every collector."""
 
 MAX_CONFIG_BYTES = 1 << 20
 """The largest config file read (1 MiB); a larger one is refused as a mistake."""
@@ -603,10 +603,12 @@ class ConfigSource:
         """Whether any of the sources has the section `[name]`."""
         return name in self._sections
 
-    def check_sections(self, spec: ConfigSpec | None) -> None:
+    def check_sections(self, spec: ConfigSpec | None, library: Sequence[str] = ()) -> None:
         """Refuse sections that neither `spec` nor the library reads, where that is a mistake.
 
-        Known sections are the spec's and `LIBRARY_SECTIONS`. An unknown one is a
+        Known sections are the spec's and `library`, the library's own that the
+        collector may meet (`AbstractBaseCollector.library_sections()`: its
+        sinks', its stores' and the runner's). An unknown one is a
         `ConfigError` when the files were named explicitly (or the text was
         given inline), with a hint when its name is one or two letters away
         from a known one. In files of the search path, which may hold other
@@ -617,14 +619,14 @@ class ConfigSource:
         numbering (`[feed]`, `[feed_1]`, `[feed-2]`) are never misspellings.
         """
         own = list(spec.sections if spec is not None else ())
-        known = [*own, *LIBRARY_SECTIONS]
+        known = [*own, *library]
         for name, raw in self._sections.items():
             if name in known:
                 continue
             if self.explicit:
                 close = _closest_name(name, known)
             else:  # other collectors' sections may look like this one's: [cert_pl], [cert_at]
-                close = _closest_name(name, LIBRARY_SECTIONS) or next(
+                close = _closest_name(name, library) or next(
                     (section for section in own if section.lower() == name.lower()), None
                 )
             if close is not None:
@@ -633,11 +635,12 @@ class ConfigSource:
                     f"[{close}]?); rename it, or it is not read at all"
                 )
             if self.explicit:
-                listed = ", ".join(f"[{section}]" for section in own)
-                reads = f"this collector reads {listed} and " if own else "this collector reads "
+                read = [", ".join(f"[{section}]" for section in own)] if own else []
+                if library:
+                    read.append(f"the library's {', '.join(f'[{s}]' for s in library)}")
+                reads = f"this collector reads {' and '.join(read)}" if read else "nothing reads it"
                 raise ConfigError(
-                    f"{raw.origin}: unknown section [{_shown_name(name)}]; {reads}"
-                    f"the library's {', '.join(f'[{s}]' for s in LIBRARY_SECTIONS)}: remove it "
+                    f"{raw.origin}: unknown section [{_shown_name(name)}]; {reads}: remove it "
                     "(a file of the config search path may hold other collectors' sections)"
                 )
 
@@ -716,6 +719,69 @@ class ConfigSource:
                 f"pass --config FILE or set {CONFIG_ENV_VAR}"
             )
         return self.described_as
+
+
+class BackEnd(Value):
+    """One back end a config can select: a sink, or a state store.
+
+    The config selects it with its `section`, the environment with its
+    `variable` (either is enough). `target` names its class as
+    `module:Class`, imported only when it is chosen, so a broker client or a
+    database driver costs only the runs that use it. `sinks.SINKS` and
+    `state.stores.STORES` list them, and `choose_back_end` picks one.
+
+    ```python
+    from stateful_collectors.config import BackEnd, ConfigSource, choose_back_end
+
+    back_ends = [
+        BackEnd("rabbitmq", "STATEFUL_COLLECTORS_AMQP_URL", "my_sinks:Broker"),
+        BackEnd("outbox", None, "my_sinks:Outbox"),
+    ]
+    plain = ConfigSource.from_text("[feed]\n")
+    print(choose_back_end(back_ends, plain, env={}).target)
+    #> my_sinks:Outbox
+    print(choose_back_end(back_ends, ConfigSource.from_text("[rabbitmq]\n"), env={}).target)
+    #> my_sinks:Broker
+    variable = {"STATEFUL_COLLECTORS_AMQP_URL": "amqp://broker"}
+    print(choose_back_end(back_ends, plain, env=variable).target)
+    #> my_sinks:Broker
+    ```
+    """
+
+    __slots__ = ("section", "variable", "target")
+    section: str | None
+    """The config section that selects it and that it reads (`None`: it has none)."""
+    variable: str | None
+    """An environment variable that selects it when set and not empty (`None`: none)."""
+    target: str
+    """Its class, as `module:Class`."""
+
+    def __init__(self, section: str | None, variable: str | None, target: str) -> None:
+        self._set(section, variable, target)
+
+    def selected(self, source: ConfigSource, env: Mapping[str, str]) -> bool:
+        """Whether the config has its section, or the environment sets its variable."""
+        if self.variable is not None and env.get(self.variable):
+            return True
+        return self.section is not None and source.has_section(self.section)
+
+    def load(self) -> Any:
+        """Import its module and return its class."""
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+
+def choose_back_end(
+    back_ends: Sequence[BackEnd], source: ConfigSource, env: Mapping[str, str]
+) -> BackEnd:
+    """The first of `back_ends` that the config or the environment selects, else the last.
+
+    The last one is the default: it needs no section and no variable.
+    """
+    for back_end in back_ends[:-1]:
+        if back_end.selected(source, env):
+            return back_end
+    return back_ends[-1]
 
 
 def _shortened(text: str, limit: int = _SHOWN_VALUE_CHARS) -> str:

@@ -9,7 +9,7 @@ whole download instead:
 
 * in time: `timeout` seconds from the call to the last byte, whatever the
   source does (a watchdog closes the connection when they are up); and never
-  past the run's own deadline (`stateful_collectors.interrupts`);
+  past the run's own deadline (`stateful_collectors.runtime.interrupts`);
 * in size: at most `max_bytes` bytes of body.
 
 Each failure is one `DownloadError` (exit status 1: the next run tries again)
@@ -27,7 +27,7 @@ use it.
 
 Example:
     ```python
-    from stateful_collectors.demo_feed import DemoFeed
+    from stateful_collectors.demo import DemoFeed
     from stateful_collectors.errors import DownloadError
     from stateful_collectors.http import fetch
 
@@ -63,8 +63,8 @@ from collections.abc import Mapping
 from email.message import Message
 from typing import Any
 
-from stateful_collectors import interrupts
 from stateful_collectors.errors import DeadlineExceeded, DownloadError, describe_exception
+from stateful_collectors.runtime import interrupts
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_TIMEOUT", "RETRYABLE_STATUSES", "Response", "fetch"]
 

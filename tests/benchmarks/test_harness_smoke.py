@@ -30,7 +30,7 @@ from benchmarks.measure import (
 from benchmarks.report import docs_include, text_table
 from benchmarks.results import Row, error_row, format_seconds, judged
 from benchmarks.state_io import state_of_size
-from stateful_collectors.demo_feed import DemoFeed
+from stateful_collectors.demo import DemoFeed
 from stateful_collectors.sinks.outbox import read_outbox
 from tests.support import ROOT, clean_env
 from tests.support.broker import broker_missing_reason

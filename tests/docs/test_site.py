@@ -153,7 +153,7 @@ def test_the_introduction_links_the_downloads_and_they_hold_what_it_says(built_s
     assert modules <= names, sorted(modules - names)
     assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
     assert f"Version: {VERSION}" in metadata
-    assert b"stateful-collectors = stateful_collectors.cli:main" in entry_points
+    assert b"stateful-collectors = stateful_collectors.command.cli:main" in entry_points
 
     archive = (built_site / "downloads" / "tutorial.tar.gz").read_bytes()
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
@@ -280,8 +280,8 @@ def test_reader_pages_speak_to_the_reader(built_site: Path) -> None:
 def test_figures_in_prose_match_their_source(page: str, phrase: str, value: str) -> None:
     """A figure a page quotes is the one the code uses (bars, test parameters)."""
     from benchmarks import publishing, rows_feed, state_io, whole_run
-    from stateful_collectors import demo_cookbook
     from stateful_collectors.collectors.downloading import BaseDownloadingCollector
+    from stateful_collectors.demo import cookbook as demo_cookbook
     from stateful_collectors.sinks import amqp
     from tests.reliability import test_checkpoint_kills, test_single_instance
 

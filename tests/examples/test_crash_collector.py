@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from stateful_collectors.demo_feed import DemoFeed
+from stateful_collectors.demo import DemoFeed
 from stateful_collectors.sinks.outbox import read_outbox
 from stateful_collectors.state import StateFile
 from tests.support import EXAMPLES, clean_env

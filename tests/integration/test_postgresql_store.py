@@ -31,7 +31,7 @@ from stateful_collectors.errors import (
     StateFileError,
     StateSaveError,
 )
-from stateful_collectors.state.postgresql import PostgresStore, schema_sql
+from stateful_collectors.state.stores.postgresql import PostgresStore, schema_sql
 from tests.support import ROOT, clean_env
 
 pytestmark = pytest.mark.postgresql
@@ -345,7 +345,7 @@ def test_without_psycopg_the_section_asks_for_the_extra(tmp_path):
     )
     script = (
         "import sys; sys.modules['psycopg'] = None\n"
-        "from stateful_collectors.cli import main\n"
+        "from stateful_collectors.command.cli import main\n"
         "sys.exit(main(['run', 'tests.support.collectors.cli:JsonCounter', '--config', "
         f"{str(conf)!r}]))\n"
     )

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from stateful_collectors.errors import ExitStatus
-from stateful_collectors.runner import run_collector
+from stateful_collectors.runtime.runner import run_collector
 from stateful_collectors.sinks.outbox import read_outbox
 from tests.support import EXAMPLES
 from tests.support.collectors.cli import Counter

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from stateful_collectors.demo_feed import DemoFeed
+from stateful_collectors.demo import DemoFeed
 from stateful_collectors.errors import ExitStatus
 from stateful_collectors.sinks.outbox import read_outbox
 from tests.support.feeds import CountingFeed

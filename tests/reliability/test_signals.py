@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from stateful_collectors.demo_feed import DemoFeed
+from stateful_collectors.demo import DemoFeed
 from tests.support import EXAMPLES, clean_env
 from tests.support.processes import CLI, run_cli
 

@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from stateful_collectors.demo_cookbook import CookbookSources
-from stateful_collectors.demo_feed import DemoFeed, FeedServer
+from stateful_collectors.demo.cookbook import CookbookSources
+from stateful_collectors.demo.feed import DemoFeed, FeedServer
 from stateful_collectors.sinks.outbox import OutboxMessage, read_outbox
 from tests.support import EXAMPLES, clean_env
 from tests.support.processes import CliRun, run_cli

@@ -6,7 +6,7 @@ from __future__ import annotations
 import http.client
 import threading
 
-from stateful_collectors.demo_feed import DemoFeed
+from stateful_collectors.demo import DemoFeed
 
 __all__ = ["CountingFeed", "request"]
 

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from stateful_collectors.demo_feed import DemoFeed
+from stateful_collectors.demo import DemoFeed
 
 __all__ = ["FetchWatchingFeed", "KillTiming", "Outcome", "Tally", "tally"]
 

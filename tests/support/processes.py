@@ -28,7 +28,7 @@ import pytest
 from tests.support import ROOT, clean_env
 
 _CLI = Path(sys.executable).with_name("stateful-collectors")
-CLI = [str(_CLI)] if _CLI.exists() else [sys.executable, "-m", "stateful_collectors.cli"]
+CLI = [str(_CLI)] if _CLI.exists() else [sys.executable, "-m", "stateful_collectors.command.cli"]
 """The `stateful-collectors` command of this environment."""
 
 __all__ = [

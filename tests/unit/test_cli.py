@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from stateful_collectors.cli import main
-from stateful_collectors.runner import collector_main
+from stateful_collectors.command.cli import main
+from stateful_collectors.runtime.runner import collector_main
 from stateful_collectors.sinks.outbox import read_outbox
 from tests.support import EXAMPLES, ROOT, clean_env
 from tests.support.collectors import cli as collectors
@@ -389,7 +389,7 @@ def test_the_console_script_and_python_m_cli_work_too(cli, ok_state):
     config = cli.config()
     for command in (
         [str(CONSOLE_SCRIPT)],
-        [sys.executable, "-m", "stateful_collectors.cli"],
+        [sys.executable, "-m", "stateful_collectors.command.cli"],
     ):
         result = subprocess.run(
             [*command, "run", f"{MODULE}:Counter", "--config", config],

@@ -3,7 +3,8 @@
 * A section this collector does not read is an error in a file named
   explicitly (and in inline text), and anywhere when it looks like a
   misspelling of one it reads (`[outbx]`); a file of the search path may hold
-  other collectors' sections.
+  other collectors' sections. The library's own sections a collector reads
+  are those of what it uses: its sinks', its stores' and the runner's.
 * `[DEFAULT]` and an indented section header are refused, each with its reason.
 * Whatever a converter raises, for whatever value, is one `ConfigError`
   naming the file, section and option (exit status 3), with long values
@@ -17,18 +18,30 @@ from pathlib import Path
 
 import pytest
 
+from stateful_collectors import BaseCollector, StatefulCollectorMixin, sinks
 from stateful_collectors.collectors.base import AbstractBaseCollector
 from stateful_collectors.config import ConfigSource, ConfigSpec
 from stateful_collectors.errors import ConfigError, ExitStatus
+from stateful_collectors.runtime import runner
+from stateful_collectors.state import stores
 from tests.support.processes import run_cli
 
 
-class Feed(AbstractBaseCollector):
+class Feed(StatefulCollectorMixin, BaseCollector):
+    """A collector that uses every part of the library that reads a section of its own."""
+
+    raw_type = "stream"
     config_spec = """
         [feed]
         url = http://127.0.0.1:8808/items.json :: str
         retries = 3 :: int
+        state_dir = :: path
     """
+
+
+class Stateless(BaseCollector):
+    raw_type = "stream"
+    config_spec = "[feed]\n"
 
 
 def error_of(text: str, **kwargs) -> str:
@@ -64,6 +77,28 @@ def test_an_unknown_section_in_an_explicit_file_is_an_error(tmp_path):
     )
 
 
+def test_the_library_sections_are_those_its_sinks_stores_and_runner_declare():
+    assert sinks.SECTIONS == ("rabbitmq", "outbox")
+    assert stores.SECTIONS == ("postgresql",)
+    assert runner.SECTIONS == ("run",)
+    assert Feed.library_sections() == (*sinks.SECTIONS, *runner.SECTIONS, *stores.SECTIONS)
+    assert Stateless.library_sections() == (*sinks.SECTIONS, *runner.SECTIONS)
+    assert AbstractBaseCollector.library_sections() == runner.SECTIONS
+
+
+def test_a_collector_that_keeps_no_state_reads_no_store_section(tmp_path):
+    config = tmp_path / "feed.conf"
+    config.write_text("[feed]\n[postgresql]\ndsn = postgresql://db/x\nallow_pickle = true\n")
+    with pytest.raises(ConfigError) as raised:
+        Stateless(config_file=str(config))
+    assert str(raised.value) == (
+        f"{config}: unknown section [postgresql]; this collector reads [feed] and the library's "
+        "[rabbitmq], [outbox], [run]: remove it (a file of the config search path may hold "
+        "other collectors' sections)"
+    )
+    Feed(config_file=str(config))  # a stateful one reads it: its state is a row there
+
+
 def test_the_search_path_may_hold_other_collectors_sections_but_not_misspellings(tmp_path):
     directory = tmp_path / "stateful-collectors"
     directory.mkdir()
@@ -71,15 +106,16 @@ def test_the_search_path_may_hold_other_collectors_sections_but_not_misspellings
     env = {"XDG_CONFIG_HOME": str(tmp_path)}
     source = ConfigSource.load(env=env)
     assert not source.explicit
-    source.check_sections(Feed.get_config_spec())  # [other_feed], [feed_2]: someone else's
+    spec, library = Feed.get_config_spec(), Feed.library_sections()
+    source.check_sections(spec, library)  # [other_feed], [feed_2]: someone else's
     (directory / "other.conf").write_text("[fed]\n[cert_pl]\n")  # someone else's, close to [feed]
-    ConfigSource.load(env=env).check_sections(Feed.get_config_spec())
+    ConfigSource.load(env=env).check_sections(spec, library)
     (directory / "typo.conf").write_text("[outbx]\npath = y\n")
     with pytest.raises(ConfigError, match=r"unknown section \[outbx\] \(did you mean \[outbox\]"):
-        ConfigSource.load(env=env).check_sections(Feed.get_config_spec())
+        ConfigSource.load(env=env).check_sections(spec, library)
     (directory / "typo.conf").write_text("[Feed]\n")
     with pytest.raises(ConfigError, match=r"unknown section \[Feed\] \(did you mean \[feed\]"):
-        ConfigSource.load(env=env).check_sections(Feed.get_config_spec())
+        ConfigSource.load(env=env).check_sections(spec, library)
 
 
 def test_numbered_sections_are_siblings_not_misspellings(tmp_path):

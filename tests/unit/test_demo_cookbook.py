@@ -14,9 +14,9 @@ import sys
 
 import pytest
 
-from stateful_collectors import demo_cookbook
-from stateful_collectors.demo_cookbook import CHANNELS, MAX_CHANGE
-from stateful_collectors.demo_feed import _Handler
+from stateful_collectors.demo import cookbook as demo_cookbook
+from stateful_collectors.demo.cookbook import CHANNELS, MAX_CHANGE
+from stateful_collectors.demo.feed import _Handler
 from tests.support.cookbook import served_cookbook
 from tests.support.feeds import request
 
@@ -239,7 +239,7 @@ def test_the_counts_are_capped():
 
 
 def test_the_command_line_options_reach_the_sources_and_bad_ones_are_one_line():
-    from stateful_collectors.cli import _build_parser
+    from stateful_collectors.command.cli import _build_parser
 
     args = _build_parser().parse_args(["demo-feed"])
     assert (args.token, args.page_size, args.rate_limit) == (

@@ -18,7 +18,7 @@ import urllib.parse
 
 import pytest
 
-from stateful_collectors.demo_feed import DemoFeed, format_time, parse_time
+from stateful_collectors.demo.feed import DemoFeed, format_time, parse_time
 from tests.support.feeds import request
 
 
@@ -402,6 +402,6 @@ def test_bad_flags_are_usage_errors_with_the_right_hint(args, expected):
 
 
 def test_new_endpoints_are_one_entry_in_the_routing_table():
-    from stateful_collectors.demo_feed import _Handler
+    from stateful_collectors.demo.feed import _Handler
 
     assert {("GET", "/items.json"), ("GET", "/items.csv"), ("POST", "/add")} <= set(_Handler.ROUTES)

@@ -14,10 +14,11 @@ import time
 
 import pytest
 
-from stateful_collectors import BaseDownloadingCollector, BaseSimpleCollector, interrupts
+from stateful_collectors import BaseDownloadingCollector, BaseSimpleCollector
 from stateful_collectors.collectors.downloading import retry_after_seconds
 from stateful_collectors.errors import ConfigError, DownloadError
 from stateful_collectors.http import fetch
+from stateful_collectors.runtime import interrupts
 from stateful_collectors.testing import collect
 from tests.support.cookbook import served_cookbook
 from tests.support.processes import free_port

@@ -5,7 +5,7 @@ of `stateful_collectors.*` collected: at the top and inside functions alike
 (an import in a function runs later, but a cycle through it still means two
 modules that need each other), except those under `if TYPE_CHECKING:`, which
 never run. A module depends on what it imports and on the packages above it
-whose `__init__` the import runs: importing `stateful_collectors.state.files`
+whose `__init__` the import runs: importing `stateful_collectors.state.stores.files`
 runs `stateful_collectors/state/__init__.py` first, unless the importer is
 itself inside `stateful_collectors.state` (its package is being imported
 already). `from pkg import name` depends on `pkg.name` when that is a module,

@@ -28,7 +28,7 @@ from stateful_collectors import (
     combined_config_spec,
 )
 from stateful_collectors.collectors.rows import RowsSelection, row_digest, select_new_rows
-from stateful_collectors.demo_feed import DemoFeed
+from stateful_collectors.demo import DemoFeed
 from stateful_collectors.state import StateFile
 from stateful_collectors.testing import collect, make_config
 from tests.support import ROOT

@@ -137,7 +137,7 @@ def outbox_run(tmp_path: Path, state_dir: Path, collector: str) -> tuple[Loaded,
     config.write_text(f"[{section}]\nstate_dir = {state_dir}\n[outbox]\npath = {outbox}\n")
     loaded = loaded_after(
         f"""
-        from stateful_collectors.cli import main
+        from stateful_collectors.command.cli import main
         status = main(["run", "{COLLECTORS}:{collector}", "--config", {str(config)!r}])
         assert status == 0, status
         """,
@@ -189,7 +189,7 @@ def test_a_cli_run_with_nothing_to_publish_loads_no_hashlib(tmp_path, state_dir)
 
 
 def test_the_check_sees_an_http_client_when_one_is_imported(tmp_path):
-    loaded = loaded_after("import stateful_collectors.demo_feed", home=tmp_path)
+    loaded = loaded_after("import stateful_collectors.demo.feed", home=tmp_path)
     assert "http.client" in loaded  # http.server needs it: the check is not blind
     assert "http.server" in loaded.importers.get("http.client", [])
 

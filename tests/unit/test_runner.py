@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 
 from stateful_collectors import fs as fs_module
-from stateful_collectors import interrupts
 from stateful_collectors.errors import DeadlineExceeded, ExitStatus, Interrupted
-from stateful_collectors.runner import run_collector
+from stateful_collectors.runtime import interrupts
+from stateful_collectors.runtime.runner import run_collector
 from tests.support import EXAMPLES, ROOT, clean_env
 from tests.support.collectors.cli import Counter
 from tests.support.collectors.keeps_state import make_keeps_state

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from stateful_collectors.state.postgresql import _SPEC
+from stateful_collectors.state.stores.postgresql import _SPEC
 from tests.support import ROOT
 
 PAGE = ROOT / "docs" / "several-hosts.md"

@@ -412,7 +412,7 @@ def test_a_script_gets_the_same_name_run_as_main_or_imported(tmp_path):
     assert run_as_script == imported == "my_collector.ScriptCollector.pickle"
     # and the command line, given the file's path, agrees
     (tmp_path / "c.conf").write_text(f"[c]\nstate_dir = {tmp_path / 'state'}\n")
-    cli = "from stateful_collectors.cli import main; raise SystemExit(main())"
+    cli = "from stateful_collectors.command.cli import main; raise SystemExit(main())"
     shown = python(
         "-c",
         cli,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from stateful_collectors.state.view import parse_state
+from stateful_collectors.command.state_view import parse_state
 from tests.support import ROOT, clean_env
 
 TARGET = "tests.support.collectors.cli:Counter"

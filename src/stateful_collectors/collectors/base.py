@@ -65,10 +65,13 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from types import ModuleType
 from typing import Any, ClassVar, Self
 
 from stateful_collectors.config import (
@@ -79,6 +82,7 @@ from stateful_collectors.config import (
     format_spec_pattern,
 )
 from stateful_collectors.errors import CollectorStopped
+from stateful_collectors.sinks import SECTIONS as SINK_SECTIONS
 from stateful_collectors.sinks import Exchange, Sink, sink_from_config
 
 __all__ = [
@@ -87,6 +91,7 @@ __all__ = [
     "BaseCollector",
     "LegacyQueuedBase",
     "QueuedBase",
+    "add_collector_entry_point_functions",
     "message_id_for",
 ]
 
@@ -191,7 +196,7 @@ class AbstractBaseCollector:
         nothing_to_publish: whether the last run found nothing to publish and so
             left its state as it was (a two-phase collector whose pile was `None`).
 
-    The runner (`stateful_collectors.runner`) relies only on what this class
+    The runner (`stateful_collectors.runtime.runner`) relies only on what this class
     declares: `run_collection()`, `prepare_state()`, `close()`, the four
     attributes above and `state_location`. `QueuedBase` and
     `StatefulCollectorMixin` fill them in; a collector without a sink or a
@@ -238,7 +243,8 @@ class AbstractBaseCollector:
         else:
             self.config_full = {name: config_source.section(spec, name) for name in spec.sections}
             self.config = self.config_full[spec.main_section]
-        config_source.check_sections(spec)  # [outbx], or a stray section in --config's file
+        # [outbx], or a stray section in --config's file
+        config_source.check_sections(spec, type(self).library_sections())
 
     @classmethod
     def get_config_spec(cls) -> ConfigSpec | None:
@@ -341,9 +347,22 @@ class AbstractBaseCollector:
         `stateful-collectors scripts my_package.feeds` prints such lines for
         every collector of a module. Options: `--config FILE`, `--verbose`.
         """
-        from stateful_collectors.runner import collector_main
+        from stateful_collectors.runtime.runner import collector_main
 
         return collector_main(cls)(argv)
+
+    @classmethod
+    def library_sections(cls) -> tuple[str, ...]:
+        """The library's own config sections that a config of this collector may hold.
+
+        Besides the sections of its spec, the config may hold those the
+        library reads for it: here the runner's (`[run]`); `QueuedBase` adds
+        its sinks' and `StatefulCollectorMixin` its stores'. Any other section
+        is a mistake where `ConfigSource.check_sections` says so.
+        """
+        from stateful_collectors.runtime.runner import SECTIONS  # runs need it anyway
+
+        return SECTIONS
 
     # -- one run
 
@@ -409,6 +428,11 @@ class QueuedBase(AbstractBaseCollector):
         self._inner_stop_requested = False
         self._stop_requested = False
         self._body_bytes = _BodyBytes()
+
+    @classmethod
+    def library_sections(cls) -> tuple[str, ...]:
+        """The sinks' sections (`[rabbitmq]`, `[outbox]`), and the base class's."""
+        return (*SINK_SECTIONS, *super().library_sections())
 
     def make_sink(self) -> Sink:
         """The sink for this run: the `sink` argument, or `sink_from_config`."""
@@ -690,6 +714,48 @@ class BaseCollector(QueuedBase):
         therefore drop repeats by id.
         """
         return message_id_for(source, self._body_bytes.convert(output_data_body))
+
+
+def add_collector_entry_point_functions(module: ModuleType | str) -> None:
+    """Give a module a `<ClassName>_main` function for each collector class it holds (n6's way).
+
+    Call it at the end of a collectors module, as n6 4.x's modules do:
+    `add_collector_entry_point_functions(__name__)`. For every public name of
+    the module (imported ones too, as in n6) that is a collector class, the
+    module gets `<ClassName>_main`: that class's `cli_main`, which runs the
+    collector once (`--config FILE`, `--verbose`), prints the summary line and
+    returns the exit status. An entry point can then name it:
+    `collector-my-feed = "my_package.feeds:MyFeedCollector_main"`.
+
+    ```python
+    import sys
+    import types
+
+    from stateful_collectors import BaseCollector, add_collector_entry_point_functions
+
+    module = types.ModuleType("my_feeds")
+    sys.modules["my_feeds"] = module
+
+
+    class MyFeedCollector(BaseCollector):
+        raw_type = "stream"
+
+
+    module.MyFeedCollector = MyFeedCollector
+    add_collector_entry_point_functions("my_feeds")
+    print(module.MyFeedCollector_main == MyFeedCollector.cli_main)
+    #> True
+    ```
+    """
+    if isinstance(module, str):
+        module = sys.modules.get(module) or importlib.import_module(module)
+    for name in dir(module):
+        if name.startswith("_"):
+            continue
+        obj = getattr(module, name)
+        if isinstance(obj, type) and issubclass(obj, AbstractBaseCollector):
+            main: Callable[[Sequence[str] | None], int] = obj.cli_main
+            setattr(module, f"{name}_main", main)
 
 
 def _defined_in(cls: type, attribute: str) -> str:

@@ -27,7 +27,7 @@ the run fails at once, with one line that says what to check.
 Example:
     ```python
     from stateful_collectors.collectors.downloading import BaseDownloadingCollector
-    from stateful_collectors.demo_feed import DemoFeed
+    from stateful_collectors.demo import DemoFeed
     from stateful_collectors.testing import collect
 
 
@@ -67,10 +67,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from stateful_collectors import interrupts
 from stateful_collectors.collectors.base import BaseCollector
 from stateful_collectors.errors import ConfigError, DownloadError
 from stateful_collectors.http import Response, fetch
+from stateful_collectors.runtime import interrupts
 
 __all__ = ["BaseDownloadingCollector", "DownloadSettings", "retry_after_seconds"]
 

@@ -26,16 +26,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from stateful_collectors import interrupts
 from stateful_collectors.collectors.base import AbstractBaseCollector
 from stateful_collectors.errors import StateFileError
+from stateful_collectors.runtime import interrupts
+from stateful_collectors.state import stores
 from stateful_collectors.state.codecs import StateCodec, codec_named
-from stateful_collectors.state.files import FileStore
 from stateful_collectors.state.store import (
     StateStore,
+    StoreRequest,
     decode_saved_state,
     decode_state,
-    uses_postgresql,
 )
 
 __all__ = ["StatefulCollectorMixin", "default_state_dir"]
@@ -127,7 +127,7 @@ class StatefulCollectorMixin(AbstractBaseCollector):
         After it returns the new state survives a crash or a power cut; if it
         raises, the old file is byte-for-byte what it was and no temporary file
         is left. A signal that arrives while it writes takes effect once the
-        save is complete (see `stateful_collectors.interrupts`).
+        save is complete (see `stateful_collectors.runtime.interrupts`).
         """
         self.acquire_state_lock()
         data = self._codec.dumps(self._wrap_state(state))
@@ -153,34 +153,20 @@ class StatefulCollectorMixin(AbstractBaseCollector):
     # -- extras
 
     def make_state_store(self) -> StateStore:
-        """Where the state lives: the file `<state_dir>/<get_state_file_name()>`.
+        """Where the state lives: the store the config selects (`state.stores.STORES`).
 
-        With a `[postgresql]` section in the config (or
+        By default the file `<state_dir>/<get_state_file_name()>`. With a
+        `[postgresql]` section in the config (or
         `$STATEFUL_COLLECTORS_POSTGRESQL_DSN` set), the row of that name in a
-        PostgreSQL table instead (`stateful_collectors.state.postgresql`);
+        PostgreSQL table instead (`stateful_collectors.state.stores.postgresql`);
         `state_dir` is then not used.
         """
-        if uses_postgresql(self.config_source):
-            from stateful_collectors.state.postgresql import PostgresStore
+        return stores.store_from_config(self.config_source, self._store_request())
 
-            return PostgresStore.from_config(
-                self.config_source,
-                key=self.get_state_file_name(),
-                codec=self._codec.name,
-                owner=type(self).__qualname__,
-                reset_hint=self._reset_hint(),
-                target=_import_path(type(self)),
-            )
-        try:
-            state_dir = self.config["state_dir"] or default_state_dir()
-        except KeyError:
-            raise TypeError(
-                f"{type(self).__qualname__} uses StatefulCollectorMixin but its config has no "
-                "'state_dir'; add 'state_dir :: path' to its config_spec"
-            ) from None
-        return FileStore(
-            Path(state_dir) / self.get_state_file_name(), owner=type(self).__qualname__
-        )
+    @classmethod
+    def library_sections(cls) -> tuple[str, ...]:
+        """The base classes' sections, and the stores' (`[postgresql]`)."""
+        return (*super().library_sections(), *stores.SECTIONS)
 
     @property
     def state_file_path(self) -> Path:
@@ -229,6 +215,22 @@ class StatefulCollectorMixin(AbstractBaseCollector):
 
     def _reset_hint(self) -> str:
         return f"stateful-collectors state reset {_import_path(type(self))}"
+
+    def _store_request(self) -> StoreRequest:
+        """What the store is told of this collector: the state's name, the codec, the class."""
+        try:
+            state_dir: Path | None = Path(self.config["state_dir"] or default_state_dir())
+        except KeyError:
+            state_dir = None  # the file store says what to add; another store needs none
+        cls = type(self)
+        return StoreRequest(
+            self.get_state_file_name(),
+            codec=self._codec.name,
+            owner=cls.__qualname__,
+            reset_hint=self._reset_hint(),
+            target=_import_path(cls),
+            state_dir=state_dir,
+        )
 
     def _wrap_state(self, state: Any) -> Any:
         if self.state_version is None:

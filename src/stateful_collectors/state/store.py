@@ -3,18 +3,21 @@
 A store keeps the state's bytes and the lock that lets one run at a time use
 them. The mixin (`stateful_collectors.state.mixin`) turns the state into bytes
 with its codec and asks the store for the rest, so a collector's code does
-not change when its store does. The default store is a file in the state dir
-(`stateful_collectors.state.files.FileStore`); a `[postgresql]` section in the
-config (or `$STATEFUL_COLLECTORS_POSTGRESQL_DSN`) selects a row of a PostgreSQL
-table instead (`stateful_collectors.state.postgresql.PostgresStore`), which
-several hosts can share.
+not change when its store does. Which store a collector gets is the config's
+choice (`stateful_collectors.state.stores.store_from_config`): a file in the
+state dir by default, or a row of a PostgreSQL table that several hosts share.
+
+A store's class makes a store from the config and a `StoreRequest`, what the
+mixin tells it of the collector (`StoreClass`); the store then keeps the
+`StateStore` contract. The decoding helpers below are shared by the stores
+and the mixin, so that a damaged state is refused the same way everywhere.
 """
 
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from stateful_collectors._value import Value
@@ -25,23 +28,44 @@ if TYPE_CHECKING:
     from stateful_collectors.config import ConfigSource
 
 __all__ = [
-    "POSTGRESQL_DSN_ENV_VAR",
     "Backup",
     "StateStore",
+    "StoreClass",
+    "StoreRequest",
     "damaged_state_error",
     "decode_state",
     "decode_saved_state",
-    "uses_postgresql",
 ]
 
-POSTGRESQL_DSN_ENV_VAR = "STATEFUL_COLLECTORS_POSTGRESQL_DSN"
-"""A libpq URL here overrides `[postgresql] dsn` (and selects the PostgreSQL store)."""
 
+class StoreRequest(Value):
+    """What a store is told of the collector whose state it keeps (the mixin makes it)."""
 
-def uses_postgresql(source: ConfigSource, env: Mapping[str, str] | None = None) -> bool:
-    """Whether the config asks for the PostgreSQL store (`[postgresql]`, or the variable)."""
-    env = os.environ if env is None else env
-    return bool(env.get(POSTGRESQL_DSN_ENV_VAR)) or source.has_section("postgresql")
+    __slots__ = ("key", "codec", "owner", "reset_hint", "target", "state_dir")
+    key: str
+    """The state's name: the state file's name (`get_state_file_name()`), a row's key."""
+    codec: str
+    """The name of the collector's codec: `pickle` or `json`."""
+    owner: str
+    """Who holds the lock, as the "already running" message names it: the class's name."""
+    reset_hint: str | None
+    """The command that resets the state, for the message about a damaged one."""
+    target: str
+    """The collector as `MODULE:CLASS`, for the `state` commands that messages suggest."""
+    state_dir: Path | None
+    """The config's `state_dir` (or its default); `None` when the config has no such option."""
+
+    def __init__(
+        self,
+        key: str,
+        *,
+        codec: str,
+        owner: str,
+        reset_hint: str | None = None,
+        target: str = "MODULE:CLASS",
+        state_dir: Path | None = None,
+    ) -> None:
+        self._set(key, codec, owner, reset_hint, target, state_dir)
 
 
 class Backup(Value):
@@ -130,6 +154,16 @@ class StateStore(Protocol):
 
     def read_backup(self, backup: str) -> bytes:
         """The bytes of one backup `list_backups()` names; `UsageError` for any other name."""
+        ...
+
+
+class StoreClass(Protocol):
+    """What `store_from_config` needs of a store's class: a store made from the config."""
+
+    def from_config(
+        self, source: ConfigSource, request: StoreRequest, env: Mapping[str, str]
+    ) -> StateStore:
+        """The store for `request`'s collector, configured by `source` (and `env`)."""
         ...
 
 

@@ -42,7 +42,7 @@ Example:
     import urllib.error
     import urllib.request
 
-    from stateful_collectors.demo_feed import DemoFeed
+    from stateful_collectors.demo import DemoFeed
 
     with DemoFeed(history=3, start="2026-11-27T20:00:00Z").serve() as server:
         with urllib.request.urlopen(f"{server.url}/cookbook/pages") as answer:
@@ -79,7 +79,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from email.message import Message
 
-    from stateful_collectors.demo_feed import DemoFeed
+    from stateful_collectors.demo import DemoFeed
 
     Headers = Mapping[str, str] | Message
 

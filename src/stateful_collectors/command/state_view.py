@@ -24,7 +24,7 @@ Example:
     ```python
     import datetime as dt
 
-    from stateful_collectors.state.view import format_state, parse_state
+    from stateful_collectors.command.state_view import format_state, parse_state
 
     state = {"seen": {3, 1}, "last": dt.datetime(2026, 11, 27, 20, 4, tzinfo=dt.UTC)}
     print(format_state(state))

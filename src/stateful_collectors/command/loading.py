@@ -3,11 +3,10 @@
 `MODULE` is a dotted module name importable from the current directory
 (`examples.my_collector`) or a path to a Python file (`examples/my_collector.py`).
 
-A module's collectors become commands in two ways: `script_entries()` (the
-`stateful-collectors scripts` command) prints `[project.scripts]` lines
-pointing at each class's `cli_main`, and `add_collector_entry_point_functions()`
-gives a module n6's `<ClassName>_main` functions, for entry points written
-the way n6 writes them.
+`script_entries()` (the `stateful-collectors scripts` command) prints the
+`[project.scripts]` lines that make a module's collectors commands, each
+pointing at its class's `cli_main`. (n6's way, `<ClassName>_main` functions,
+is `add_collector_entry_point_functions()` in `stateful_collectors.collectors.base`.)
 """
 
 from __future__ import annotations
@@ -17,14 +16,13 @@ import importlib.util
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
 from stateful_collectors.collectors.base import AbstractBaseCollector, BaseCollector, QueuedBase
 from stateful_collectors.errors import CollectorImportError, UsageError, describe_exception
 
-__all__ = ["add_collector_entry_point_functions", "load_collector_class", "script_entries"]
+__all__ = ["load_collector_class", "script_entries"]
 
 
 def _is_path(module_part: str) -> bool:
@@ -171,45 +169,3 @@ def script_entries(module_name: str) -> list[tuple[str, str]]:
         )
         for cls, name in names.items()
     ]
-
-
-def add_collector_entry_point_functions(module: ModuleType | str) -> None:
-    """Give a module a `<ClassName>_main` function for each collector class it holds (n6's way).
-
-    Call it at the end of a collectors module, as n6 4.x's modules do:
-    `add_collector_entry_point_functions(__name__)`. For every public name of
-    the module (imported ones too, as in n6) that is a collector class, the
-    module gets `<ClassName>_main`: that class's `cli_main`, which runs the
-    collector once (`--config FILE`, `--verbose`), prints the summary line and
-    returns the exit status. An entry point can then name it:
-    `collector-my-feed = "my_package.feeds:MyFeedCollector_main"`.
-
-    ```python
-    import sys
-    import types
-
-    from stateful_collectors import BaseCollector, add_collector_entry_point_functions
-
-    module = types.ModuleType("my_feeds")
-    sys.modules["my_feeds"] = module
-
-
-    class MyFeedCollector(BaseCollector):
-        raw_type = "stream"
-
-
-    module.MyFeedCollector = MyFeedCollector
-    add_collector_entry_point_functions("my_feeds")
-    print(module.MyFeedCollector_main == MyFeedCollector.cli_main)
-    #> True
-    ```
-    """
-    if isinstance(module, str):
-        module = sys.modules.get(module) or importlib.import_module(module)
-    for name in dir(module):
-        if name.startswith("_"):
-            continue
-        obj = getattr(module, name)
-        if isinstance(obj, type) and issubclass(obj, AbstractBaseCollector):
-            main: Callable[[Sequence[str] | None], int] = obj.cli_main
-            setattr(module, f"{name}_main", main)

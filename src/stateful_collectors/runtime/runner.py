@@ -7,15 +7,16 @@ where, and whether the state was saved. It returns the exit status
 (`stateful_collectors.errors.ExitStatus`) and never raises for user mistakes.
 `collector_main(cls)` wraps it as the `main()` of a console script.
 
-Signals and the deadline (see `stateful_collectors.interrupts`): SIGINT,
+Signals and the deadline (see `stateful_collectors.runtime.interrupts`): SIGINT,
 SIGTERM and SIGHUP end the run with status 130, its deadline with 124; the
 state is not saved (a save already under way completes, and the line says
 so). The deadline is `--deadline SECONDS`, else `[run] deadline` in the
 config, else one hour.
 
-The runner relies only on what `AbstractBaseCollector` declares
+The runner relies only on what `RunnableCollector` declares
 (`run_collection`, `close`, `published_count`, `sink_description`,
-`state_location`, `state_saved`, `nothing_to_publish`).
+`state_location`, `state_saved`, `nothing_to_publish`), which
+`AbstractBaseCollector` provides; it imports no collector class.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ import math
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
-from stateful_collectors import interrupts
 from stateful_collectors.config import ConfigSource, ConfigSpec
 from stateful_collectors.errors import (
     CollectorError,
@@ -37,13 +37,13 @@ from stateful_collectors.errors import (
     StateSaveError,
     describe_exception,
 )
-
-if TYPE_CHECKING:
-    from stateful_collectors.collectors.base import AbstractBaseCollector
+from stateful_collectors.runtime import interrupts
 
 __all__ = [
     "DEFAULT_DEADLINE",
     "MAX_DEADLINE",
+    "SECTIONS",
+    "RunnableCollector",
     "add_run_options",
     "collector_main",
     "configure_logging",
@@ -66,7 +66,7 @@ def parse_seconds(text: str) -> float:
     converter's convention).
 
     ```python
-    from stateful_collectors.runner import parse_seconds
+    from stateful_collectors.runtime.runner import parse_seconds
 
     print(parse_seconds("90"), parse_seconds("2.5"))
     #> 90.0 2.5
@@ -100,6 +100,27 @@ _RUN_SPEC = ConfigSpec.parse(
     converters={"seconds": parse_seconds},
 )
 
+SECTIONS = tuple(_RUN_SPEC.sections)
+"""The config sections the runner reads: `[run]` (`deadline`)."""
+
+
+class RunnableCollector(Protocol):
+    """What the runner needs of a collector; `AbstractBaseCollector` has all of it."""
+
+    published_count: int
+    sink_description: str | None
+    state_saved: bool
+    nothing_to_publish: bool
+
+    def __init__(self, *, config_source: ConfigSource) -> None: ...
+
+    @property
+    def state_location(self) -> str | None: ...
+
+    def run_collection(self) -> None: ...
+
+    def close(self) -> None: ...
+
 
 def configure_logging(verbose: bool) -> None:
     """Log lines on stderr: warnings and errors, or everything with `verbose`."""
@@ -113,9 +134,7 @@ def configure_logging(verbose: bool) -> None:
         logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 
-def _summary(
-    collector: AbstractBaseCollector, outcome: str, separator: str, save_failed: bool
-) -> str:
+def _summary(collector: RunnableCollector, outcome: str, separator: str, save_failed: bool) -> str:
     published = collector.published_count
     sink = collector.sink_description
     if outcome == "ok" and collector.nothing_to_publish:
@@ -145,7 +164,7 @@ def _summary(
 
 
 def run_collector(
-    cls: type[AbstractBaseCollector],
+    cls: type[RunnableCollector],
     *,
     config_file: str | None = None,
     verbose: bool = False,
@@ -174,13 +193,13 @@ def run_collector(
 
 
 def _run(
-    cls: type[AbstractBaseCollector],
+    cls: type[RunnableCollector],
     config_file: str | None,
     verbose: bool,
     deadline: float | None,
 ) -> ExitStatus:
     name = cls.__qualname__
-    collector: AbstractBaseCollector | None = None
+    collector: RunnableCollector | None = None
     did_nothing = False  # nothing was attempted: the line is the error alone
     separator = "; "
     save_failed = False
@@ -305,12 +324,12 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(ExitStatus.USAGE_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def collector_main(cls: type[AbstractBaseCollector]) -> Callable[[Sequence[str] | None], int]:
+def collector_main(cls: type[RunnableCollector]) -> Callable[[Sequence[str] | None], int]:
     """Make a `main()` for a console script that runs one collector.
 
     ```python
     from stateful_collectors import BaseCollector
-    from stateful_collectors.runner import collector_main
+    from stateful_collectors.runtime.runner import collector_main
 
 
     class DemoCollector(BaseCollector):

@@ -17,7 +17,7 @@ Endpoints (all GET unless noted):
   `304 Not Modified` with no body.
 * `/cookbook/...`: one small source per recipe of the guide's Cookbook (a
   blocklist that changes in place, cursor pages, an API with a token...) and
-  the control API that changes them; see `stateful_collectors.demo_cookbook`.
+  the control API that changes them; see `stateful_collectors.demo.cookbook`.
 
 Every reader runs it, so it takes any request without falling over: a query
 it cannot use gets `400 Bad Request` (times near either end of the calendar
@@ -35,7 +35,7 @@ Example:
     import json
     import urllib.request
 
-    from stateful_collectors.demo_feed import DemoFeed
+    from stateful_collectors.demo import DemoFeed
 
     feed = DemoFeed(history=3, start="2026-11-27T20:00:00Z")
     with feed.serve() as server:
@@ -63,7 +63,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
-from stateful_collectors.demo_cookbook import (
+from stateful_collectors.demo.cookbook import (
     DEFAULT_PAGE_SIZE,
     DEFAULT_RATE_LIMIT,
     DEFAULT_TOKEN,
@@ -414,7 +414,7 @@ class _Handler(BaseHTTPRequestHandler):
             ) from None
 
     def _cookbook(self, query: dict[str, str]) -> None:
-        """A cookbook source, or its control API: `stateful_collectors.demo_cookbook`."""
+        """A cookbook source, or its control API: `stateful_collectors.demo.cookbook`."""
         path = urllib.parse.urlsplit(self.path).path
         answer = self.cookbook.answer(self.command, Request(query, self.headers, self.feed, path))
         if answer.status == HTTPStatus.NOT_MODIFIED:
@@ -540,7 +540,7 @@ def serve_forever(
     """Serve a feed until Ctrl+C, adding one item every `interval` seconds (0: never).
 
     `token`, `page_size` and `rate_limit` tune the cookbook's sources
-    (`stateful_collectors.demo_cookbook.CookbookSources`).
+    (`stateful_collectors.demo.cookbook.CookbookSources`).
     """
     feed = DemoFeed(min(history, MAX_ITEMS), start=start)
     cookbook = CookbookSources(feed.start, token=token, page_size=page_size, rate_limit=rate_limit)

@@ -68,11 +68,7 @@ from stateful_collectors.errors import (
     StateSaveError,
     UsageError,
 )
-from stateful_collectors.state.store import (
-    POSTGRESQL_DSN_ENV_VAR,
-    Backup,
-    damaged_state_error,
-)
+from stateful_collectors.state.store import Backup, StoreRequest, damaged_state_error
 
 try:
     import psycopg
@@ -85,9 +81,13 @@ except ModuleNotFoundError as exc:  # pragma: no cover - covered by a subprocess
         "install it with: pip install 'stateful-collectors[postgresql]'"
     ) from None
 
-__all__ = ["DEFAULT_TABLE", "PostgresStore", "lock_key", "schema_sql"]
+__all__ = ["DEFAULT_TABLE", "POSTGRESQL_DSN_ENV_VAR", "PostgresStore", "lock_key", "schema_sql"]
 
 DEFAULT_TABLE = "collector_state"
+
+POSTGRESQL_DSN_ENV_VAR = "STATEFUL_COLLECTORS_POSTGRESQL_DSN"
+"""A libpq URL here overrides `[postgresql] dsn` (and, `state.stores.STORES` says, selects
+this store)."""
 
 _SPEC = ConfigSpec.parse(
     """
@@ -150,7 +150,7 @@ def schema_sql(table: str = DEFAULT_TABLE) -> str:
     """The statements that create the state table and its backups table.
 
     ```python
-    from stateful_collectors.state.postgresql import schema_sql
+    from stateful_collectors.state.stores.postgresql import schema_sql
 
     print(schema_sql().splitlines()[0])
     #> CREATE TABLE IF NOT EXISTS collector_state (
@@ -164,7 +164,7 @@ def lock_key(table: str, key: str) -> int:
     """The advisory lock number of one state row: 64 bits of BLAKE2b over table and key.
 
     ```python
-    from stateful_collectors.state.postgresql import lock_key
+    from stateful_collectors.state.stores.postgresql import lock_key
 
     key = lock_key("collector_state", "demo.Demo.json")
     print(key == lock_key("collector_state", "demo.Demo.json"), -(2**63) <= key < 2**63)
@@ -270,18 +270,9 @@ class PostgresStore:
 
     @classmethod
     def from_config(
-        cls,
-        source: ConfigSource,
-        *,
-        key: str,
-        codec: str,
-        owner: str,
-        reset_hint: str | None = None,
-        target: str = "MODULE:CLASS",
-        env: Mapping[str, str] | None = None,
+        cls, source: ConfigSource, request: StoreRequest, env: Mapping[str, str]
     ) -> PostgresStore:
         """The store `[postgresql]` (or `$STATEFUL_COLLECTORS_POSTGRESQL_DSN`) describes."""
-        env = os.environ if env is None else env
         options = source.section(_SPEC, "postgresql")
         where = f"{options.origin}: [postgresql]"
         for name in (
@@ -324,12 +315,12 @@ class PostgresStore:
         try:
             return cls(
                 conninfo,
-                key=key,
+                key=request.key,
                 table=options["table"],
-                codec=codec,
-                owner=owner,
-                reset_hint=reset_hint,
-                target=target,
+                codec=request.codec,
+                owner=request.owner,
+                reset_hint=request.reset_hint,
+                target=request.target,
                 identity=identity,
                 allow_pickle=options["allow_pickle"],
                 statement_timeout=options["statement_timeout"],

@@ -34,7 +34,7 @@ Example:
     import os
     import signal
 
-    from stateful_collectors import interrupts
+    from stateful_collectors.runtime import interrupts
     from stateful_collectors.errors import Interrupted
 
     interrupts.install()

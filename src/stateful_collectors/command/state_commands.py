@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from stateful_collectors import interrupts
+from stateful_collectors.command.state_view import Budget, format_state, parse_state
 from stateful_collectors.errors import (
     CollectorError,
     StateFileError,
     UsageError,
     describe_exception,
 )
+from stateful_collectors.runtime import interrupts
 from stateful_collectors.state.mixin import StatefulCollectorMixin
-from stateful_collectors.state.view import Budget, format_state, parse_state
 
 __all__ = [
     "copy_state",

@@ -24,7 +24,7 @@ unexpected errors.
 
 `main()` handles SIGINT, SIGTERM and SIGHUP before it imports anything else
 (the collector's module included): a signal at any moment gives one line and
-status 130 (see `stateful_collectors.interrupts`).
+status 130 (see `stateful_collectors.runtime.interrupts`).
 
 `state show`, `reset`, `set`, `backups`, `restore` and `copy` take the
 collector's single-instance lock when a state exists, so they never race a
@@ -35,9 +35,9 @@ store, the state file or a PostgreSQL row (whichever the config selects);
 `state copy` moves a state from the store one config file selects to the
 store another selects.
 
-One run as a process is `stateful_collectors.runner`; finding the class is
-`stateful_collectors.loading`; what the `state` commands do is
-`stateful_collectors.state.commands`.
+One run as a process is `stateful_collectors.runtime.runner`; finding the class is
+`stateful_collectors.command.loading`; what the `state` commands do is
+`stateful_collectors.command.state_commands`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ import sys
 from typing import TYPE_CHECKING
 
 # First, and alone: a signal during the imports below must already give one line and 130.
-from stateful_collectors import interrupts
+from stateful_collectors.runtime import interrupts
 
 if TYPE_CHECKING:
     import argparse
@@ -79,7 +79,7 @@ def _port(text: str) -> int:
 def _count(text: str) -> int:
     import argparse
 
-    from stateful_collectors.demo_feed import MAX_ITEMS  # only when --history is given
+    from stateful_collectors.demo.feed import MAX_ITEMS  # only when --history is given
 
     try:
         count = int(text)
@@ -134,7 +134,7 @@ def _token(text: str) -> str:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from stateful_collectors.runner import OneLineErrorParser, add_run_options
+    from stateful_collectors.runtime.runner import OneLineErrorParser, add_run_options
 
     parser = OneLineErrorParser(
         prog=PROG,
@@ -217,10 +217,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _state_command(args: argparse.Namespace) -> ExitStatus:
+    from stateful_collectors.command import state_commands as commands
+    from stateful_collectors.command.loading import load_collector_class
     from stateful_collectors.errors import ExitStatus, UsageError
-    from stateful_collectors.loading import load_collector_class
-    from stateful_collectors.runner import configure_logging
-    from stateful_collectors.state import commands
+    from stateful_collectors.runtime.runner import configure_logging
     from stateful_collectors.state.mixin import StatefulCollectorMixin
 
     configure_logging(args.verbose)
@@ -275,11 +275,11 @@ def _copy(args: argparse.Namespace) -> ExitStatus:
     """`state copy`: both collectors' locks, source first, then the bytes across."""
     import os
 
+    from stateful_collectors.command import state_commands as commands
+    from stateful_collectors.command.loading import load_collector_class
     from stateful_collectors.errors import ExitStatus, UsageError
-    from stateful_collectors.loading import load_collector_class
-    from stateful_collectors.state import commands
     from stateful_collectors.state.mixin import StatefulCollectorMixin
-    from stateful_collectors.state.store import POSTGRESQL_DSN_ENV_VAR
+    from stateful_collectors.state.stores import overriding_variable
 
     cls = load_collector_class(args.target, to_run=False)
     if not issubclass(cls, StatefulCollectorMixin):
@@ -289,8 +289,8 @@ def _copy(args: argparse.Namespace) -> ExitStatus:
         target = cls(config_file=args.to_config)
         try:
             if source.state_store.location == target.state_store.location:
-                variable = POSTGRESQL_DSN_ENV_VAR
-                why = f" (${variable} overrides both)" if os.environ.get(variable) else ""
+                variable = overriding_variable(os.environ)
+                why = f" (${variable} overrides both)" if variable else ""
                 raise UsageError(
                     f"--from-config and --to-config both select {source.state_store.location}"
                     f"{why}; nothing was copied"
@@ -341,8 +341,8 @@ def _confirm(question: str) -> bool:
 
 
 def _scripts(args: argparse.Namespace) -> ExitStatus:
+    from stateful_collectors.command.loading import script_entries
     from stateful_collectors.errors import ExitStatus
-    from stateful_collectors.loading import script_entries
 
     entries = script_entries(args.module)
     print("[project.scripts]")
@@ -354,7 +354,7 @@ def _scripts(args: argparse.Namespace) -> ExitStatus:
 def _demo_feed(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from stateful_collectors.demo_feed import format_time, parse_time, serve_forever
+    from stateful_collectors.demo.feed import format_time, parse_time, serve_forever
     from stateful_collectors.errors import CollectorError, UsageError
 
     try:
@@ -391,8 +391,8 @@ def _demo_feed(args: argparse.Namespace) -> int:
 
 def _dispatch(args: argparse.Namespace) -> ExitStatus | int:
     if args.command == "run":
-        from stateful_collectors.loading import load_collector_class
-        from stateful_collectors.runner import run_collector
+        from stateful_collectors.command.loading import load_collector_class
+        from stateful_collectors.runtime.runner import run_collector
 
         cls = load_collector_class(args.target)
         return run_collector(

@@ -23,11 +23,10 @@ import errno
 import io
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stateful_collectors import interrupts
 from stateful_collectors.errors import StateFileError, StateSaveError, UsageError
 from stateful_collectors.fs import (
     check_private_directory,
@@ -38,13 +37,17 @@ from stateful_collectors.fs import (
     remove_temp_files,
     write_durably,
 )
+from stateful_collectors.runtime import interrupts
 from stateful_collectors.state.codecs import StateCodec, codec_named
 from stateful_collectors.state.lock import SingleInstanceLock
-from stateful_collectors.state.store import Backup, decode_saved_state
+from stateful_collectors.state.store import Backup, StoreRequest, decode_saved_state
+
+if TYPE_CHECKING:
+    from stateful_collectors.config import ConfigSource
 
 __all__ = ["FileStore", "StateFile"]
 
-log = logging.getLogger(__package__)  # "stateful_collectors.state", as logs show it
+log = logging.getLogger("stateful_collectors.state")  # the mixin's logger: logs name the state
 
 _MIN_PROBE_BYTES = 512
 """What the write probe reserves at least (the state's own size when it is bigger)."""
@@ -89,6 +92,18 @@ class FileStore:
         self._name = os.path.basename(self._path)
         self._probe = f".{self._name}.probe"
         self._swept_by: int | None = None  # the process that removed the leftovers
+
+    @classmethod
+    def from_config(
+        cls, source: ConfigSource, request: StoreRequest, env: Mapping[str, str]
+    ) -> FileStore:
+        """The file `<state_dir>/<key>`; the config must have a `state_dir` option."""
+        if request.state_dir is None:
+            raise TypeError(
+                f"{request.owner} uses StatefulCollectorMixin but its config has no "
+                "'state_dir'; add 'state_dir :: path' to its config_spec"
+            )
+        return cls(request.state_dir / request.key, owner=request.owner)
 
     # -- the lock
 
