@@ -74,12 +74,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from email.message import Message
-
-    from stateful_collectors.demo import DemoFeed
 
     Headers = Mapping[str, str] | Message
 
@@ -93,6 +91,7 @@ __all__ = [
     "Answer",
     "CookbookSources",
     "Faults",
+    "FeedItems",
     "Refused",
     "Request",
     "not_modified",
@@ -375,13 +374,23 @@ def _decode_cursor(cursor: str) -> int:
     return int(number)
 
 
+class FeedItems(Protocol):
+    """What the sources read of the feed: its items (`stateful_collectors.demo.DemoFeed`)."""
+
+    def items(
+        self, since: str | None = None, *, inclusive: bool = False, limit: int | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    def items_after(self, last_id: int, limit: int) -> list[dict[str, Any]]: ...
+
+
 class Request:
     """What a cookbook route reads of a request."""
 
     __slots__ = ("query", "headers", "feed", "path")
 
     def __init__(
-        self, query: Mapping[str, str], headers: Headers, feed: DemoFeed, path: str
+        self, query: Mapping[str, str], headers: Headers, feed: FeedItems, path: str
     ) -> None:
         self.query = query
         self.headers = headers
