@@ -65,19 +65,13 @@ from stateful_collectors.fs import read_limited_file
 __all__ = [
     "CONFIG_ENV_VAR",
     "CONVERTERS",
-    "BackEnd",
-    "CombinedSpecPattern",
     "MAX_CONFIG_BYTES",
     "ConfigSection",
     "ConfigSource",
     "ConfigSpec",
-    "OptionSpec",
-    "SectionSpec",
-    "choose_back_end",
     "combined_config_spec",
     "default_search_path",
     "find_config_files",
-    "format_spec_pattern",
 ]
 
 CONFIG_ENV_VAR = "STATEFUL_COLLECTORS_CONFIG"

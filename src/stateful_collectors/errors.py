@@ -41,7 +41,6 @@ __all__ = [
     "StateFileError",
     "StateSaveError",
     "UsageError",
-    "describe_exception",
 ]
 
 

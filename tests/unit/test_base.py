@@ -11,7 +11,7 @@ from stateful_collectors import BaseCollector, CollectorStopped, StatefulCollect
 from stateful_collectors.collectors.base import message_id_for
 from stateful_collectors.errors import AlreadyRunningError, ExitStatus, PublishError
 from stateful_collectors.sinks.outbox import OutboxSink, read_outbox
-from stateful_collectors.state import SingleInstanceLock
+from stateful_collectors.state.lock import SingleInstanceLock
 
 
 class OneShot(BaseCollector):

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from stateful_collectors.errors import UsageError
-from stateful_collectors.state import FileStore
+from stateful_collectors.state.stores.files import FileStore
 
 
 def test_backups_are_listed_and_read_back_by_path_or_name(state_dir):

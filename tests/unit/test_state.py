@@ -23,7 +23,9 @@ from stateful_collectors import StatefulCollectorMixin
 from stateful_collectors.collectors.base import AbstractBaseCollector
 from stateful_collectors.errors import AlreadyRunningError, StateFileError
 from stateful_collectors.fs import write_durably
-from stateful_collectors.state import CODECS, JsonCodec, SingleInstanceLock, StateFile
+from stateful_collectors.state import JsonCodec, StateFile
+from stateful_collectors.state.codecs import CODECS
+from stateful_collectors.state.lock import SingleInstanceLock
 
 
 class Collector(StatefulCollectorMixin, AbstractBaseCollector):

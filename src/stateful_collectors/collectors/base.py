@@ -83,7 +83,8 @@ from stateful_collectors.config import (
 )
 from stateful_collectors.errors import CollectorStopped
 from stateful_collectors.sinks import SECTIONS as SINK_SECTIONS
-from stateful_collectors.sinks import Exchange, Sink, sink_from_config
+from stateful_collectors.sinks import Exchange, sink_from_config
+from stateful_collectors.sinks.base import Sink
 
 __all__ = [
     "RAW_TYPES",
@@ -236,10 +237,13 @@ class AbstractBaseCollector:
         if config_source is None:
             config_source = ConfigSource.load(config_file=config_file, config_text=config_text)
         self.config_source = config_source
+        """The config the collector was built from: every section of its files, as text."""
         spec = type(self).get_config_spec()
         if spec is None:
             self.config_full: dict[str, ConfigSection] = {}
+            """Every section of the spec, checked and converted, by name."""
             self.config = ConfigSection("", {}, config_source.described_as)
+            """The collector's own section (the spec's first), checked and converted."""
         else:
             self.config_full = {name: config_source.section(spec, name) for name in spec.sections}
             self.config = self.config_full[spec.main_section]

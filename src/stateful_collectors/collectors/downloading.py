@@ -72,7 +72,7 @@ from stateful_collectors.errors import ConfigError, DownloadError
 from stateful_collectors.http import Response, fetch
 from stateful_collectors.runtime import interrupts
 
-__all__ = ["BaseDownloadingCollector", "DownloadSettings", "retry_after_seconds"]
+__all__ = ["BaseDownloadingCollector"]
 
 log = logging.getLogger(__name__)
 

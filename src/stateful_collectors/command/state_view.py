@@ -46,16 +46,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = [
-    "MAX_CHARS",
-    "MAX_DEPTH",
-    "MAX_TEXT",
-    "Budget",
-    "format_state",
-    "from_view",
-    "parse_state",
-    "to_view",
-]
+__all__ = ["format_state", "parse_state"]
 
 _WIDTH = 88
 

@@ -79,7 +79,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from email.message import Message
 
-    Headers = Mapping[str, str] | Message
+    _Headers = Mapping[str, str] | Message
 
 __all__ = [
     "CHANNELS",
@@ -87,15 +87,8 @@ __all__ = [
     "DEFAULT_RATE_LIMIT",
     "DEFAULT_TOKEN",
     "MAX_CHANGE",
-    "MAX_PAGE_SIZE",
-    "Answer",
     "CookbookSources",
     "Faults",
-    "FeedItems",
-    "Refused",
-    "Request",
-    "not_modified",
-    "served_routes",
 ]
 
 DEFAULT_TOKEN = "demo-token"
@@ -146,7 +139,7 @@ class Answer:
         return cls(HTTPStatus.OK, _JSON, json.dumps(value).encode(), headers)
 
 
-def not_modified(headers: Headers, etag: str, modified: dt.datetime | None) -> bool:
+def not_modified(headers: _Headers, etag: str, modified: dt.datetime | None) -> bool:
     """Whether a conditional request (`If-None-Match`, `If-Modified-Since`) gets `304`.
 
     `If-None-Match` wins when both are sent; a date that cannot be read gets
@@ -390,7 +383,7 @@ class Request:
     __slots__ = ("query", "headers", "feed", "path")
 
     def __init__(
-        self, query: Mapping[str, str], headers: Headers, feed: FeedItems, path: str
+        self, query: Mapping[str, str], headers: _Headers, feed: FeedItems, path: str
     ) -> None:
         self.query = query
         self.headers = headers

@@ -74,17 +74,7 @@ from stateful_collectors.demo.cookbook import (
     served_routes,
 )
 
-__all__ = [
-    "IDLE_TIMEOUT",
-    "MAX_ADD",
-    "MAX_BODY_BYTES",
-    "MAX_ITEMS",
-    "DemoFeed",
-    "FeedServer",
-    "format_time",
-    "parse_time",
-    "serve_forever",
-]
+__all__ = ["DemoFeed", "FeedServer"]
 
 _SEVERITIES = ("low", "medium", "high")
 MAX_ADD = 100_000

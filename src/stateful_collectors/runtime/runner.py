@@ -42,12 +42,7 @@ from stateful_collectors.runtime import interrupts
 __all__ = [
     "DEFAULT_DEADLINE",
     "MAX_DEADLINE",
-    "SECTIONS",
-    "RunnableCollector",
-    "add_run_options",
     "collector_main",
-    "configure_logging",
-    "parse_seconds",
     "run_collector",
 ]
 

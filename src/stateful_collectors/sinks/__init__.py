@@ -28,11 +28,7 @@ __all__ = [
     "AMQP_URL_ENV_VAR",
     "EXCHANGE_TYPES",
     "OUTBOX_ENV_VAR",
-    "SECTIONS",
-    "SINKS",
     "Exchange",
-    "Sink",
-    "sink_from_config",
 ]
 
 SINKS = (

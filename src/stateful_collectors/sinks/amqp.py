@@ -73,7 +73,7 @@ from stateful_collectors.config import ConfigSource, ConfigSpec
 from stateful_collectors.errors import PublishError
 from stateful_collectors.sinks.base import AMQP_URL_ENV_VAR, Exchange
 
-__all__ = ["AmqpSink", "connection_parameters"]
+__all__ = ["AmqpSink"]
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ _MAX_BUFFERED_BYTES = 4 << 20  # frames waiting for the socket; beyond, publishi
 _KEEPALIVE_PERIOD = 1.0  # seconds between two turns of the keeper thread
 
 
-def connection_parameters(
+def _connection_parameters(
     options: Mapping[str, Any], url: str | None = None
 ) -> pika.connection.Parameters:
     """pika parameters from `[rabbitmq]` options, or from `url` when one is given."""
@@ -177,13 +177,13 @@ class AmqpSink:
     def from_config(cls, source: ConfigSource, env: Mapping[str, str]) -> AmqpSink:
         """Build from the `[rabbitmq]` section and `$STATEFUL_COLLECTORS_AMQP_URL`."""
         options = source.section(_SPEC, "rabbitmq")
-        parameters = connection_parameters(options, env.get(AMQP_URL_ENV_VAR) or None)
+        parameters = _connection_parameters(options, env.get(AMQP_URL_ENV_VAR) or None)
         return cls(parameters, confirm_timeout=options["confirm_timeout"])
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> AmqpSink:
         """Build from an AMQP URL such as `amqp://guest:guest@localhost:5672/%2F`."""
-        return cls(connection_parameters({}, url), **kwargs)
+        return cls(_connection_parameters({}, url), **kwargs)
 
     # -- the Sink protocol
 

@@ -66,7 +66,7 @@ from stateful_collectors.fs import (
 )
 from stateful_collectors.sinks.base import OUTBOX_ENV_VAR, Exchange
 
-__all__ = ["OutboxMessage", "OutboxSink", "default_outbox_path", "read_outbox"]
+__all__ = ["OutboxMessage", "OutboxSink", "read_outbox"]
 
 log = logging.getLogger(__name__)
 

@@ -15,20 +15,14 @@ The `stateful-collectors state` commands, which show, set, reset and copy a
 state through its store, are `stateful_collectors.command.state_commands`.
 """
 
-from stateful_collectors.state.codecs import CODECS, JsonCodec, PickleCodec, StateCodec
-from stateful_collectors.state.lock import SingleInstanceLock
+from stateful_collectors.state.codecs import JsonCodec, PickleCodec, StateCodec
 from stateful_collectors.state.mixin import StatefulCollectorMixin
-from stateful_collectors.state.store import StateStore
-from stateful_collectors.state.stores.files import FileStore, StateFile
+from stateful_collectors.state.stores.files import StateFile
 
 __all__ = [
-    "CODECS",
-    "FileStore",
     "JsonCodec",
     "PickleCodec",
-    "SingleInstanceLock",
     "StateCodec",
     "StateFile",
-    "StateStore",
     "StatefulCollectorMixin",
 ]

@@ -17,7 +17,7 @@ import json
 import pickle
 from typing import Any, BinaryIO, Protocol
 
-__all__ = ["CODECS", "JsonCodec", "PickleCodec", "StateCodec", "codec_named"]
+__all__ = ["JsonCodec", "PickleCodec", "StateCodec"]
 
 
 class StateCodec(Protocol):

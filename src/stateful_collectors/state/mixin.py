@@ -83,6 +83,7 @@ class StatefulCollectorMixin(AbstractBaseCollector):
         super().__init__(**kwargs)
         self._codec = codec_named(self.state_codec)
         self.state_store: StateStore = self.make_state_store()
+        """Where the state lives: the store `make_state_store()` made."""
         self.state_saved = False
         """Whether `save_state()` has completed in this process."""
 

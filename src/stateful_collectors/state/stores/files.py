@@ -45,7 +45,7 @@ from stateful_collectors.state.store import Backup, StoreRequest, decode_saved_s
 if TYPE_CHECKING:
     from stateful_collectors.config import ConfigSource
 
-__all__ = ["FileStore", "StateFile"]
+__all__ = ["StateFile"]
 
 log = logging.getLogger("stateful_collectors.state")  # the mixin's logger: logs name the state
 

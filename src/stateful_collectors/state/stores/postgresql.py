@@ -81,7 +81,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - covered by a subprocess
         "install it with: pip install 'stateful-collectors[postgresql]'"
     ) from None
 
-__all__ = ["DEFAULT_TABLE", "POSTGRESQL_DSN_ENV_VAR", "PostgresStore", "lock_key", "schema_sql"]
+__all__ = ["DEFAULT_TABLE", "POSTGRESQL_DSN_ENV_VAR", "schema_sql"]
 
 DEFAULT_TABLE = "collector_state"
 
