@@ -15,13 +15,13 @@ import html
 import io
 import re
 import tarfile
-import tomllib
 import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+import stateful_collectors
 from tests.support import EXAMPLES, ROOT
 
 SHOWS_FENCE_SYNTAX = "about/writing-pages/index.html"
@@ -30,7 +30,7 @@ FENCE_SYNTAX_BLOCK = re.compile(r'<div class="(?:[^"]* )?fence-syntax(?: [^"]*)?
 """A code block of the class `fence-syntax`: Markdown source shown as an example."""
 MAINTAINERS = ("about/",)
 """Pages for the library's maintainers; every other page is the reader's."""
-VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+VERSION = stateful_collectors.__version__
 WHEEL = f"stateful_collectors-{VERSION}-py3-none-any.whl"
 
 
