@@ -716,7 +716,7 @@ class ConfigSource:
 
 
 class BackEnd(Value):
-    """One back end a config can select: a sink, or a state store.
+    r"""One back end a config can select: a sink, or a state store.
 
     The config selects it with its `section`, the environment with its
     `variable` (either is enough). `target` names its class as
@@ -734,7 +734,8 @@ class BackEnd(Value):
     plain = ConfigSource.from_text("[feed]\n")
     print(choose_back_end(back_ends, plain, env={}).target)
     #> my_sinks:Outbox
-    print(choose_back_end(back_ends, ConfigSource.from_text("[rabbitmq]\n"), env={}).target)
+    broker = ConfigSource.from_text("[rabbitmq]\n")
+    print(choose_back_end(back_ends, broker, env={}).target)
     #> my_sinks:Broker
     variable = {"STATEFUL_COLLECTORS_AMQP_URL": "amqp://broker"}
     print(choose_back_end(back_ends, plain, env=variable).target)

@@ -4,7 +4,7 @@
 * `cookbook`: the feed's Cookbook sources, one per recipe, and the control API
   that changes them.
 
-Only the guide, its examples and the tests use it; the library never imports it.
+Only the guide and its examples use it; the library never imports it.
 
 ```python
 from stateful_collectors.demo import DemoFeed

@@ -34,8 +34,8 @@ Example:
     import os
     import signal
 
-    from stateful_collectors.runtime import interrupts
     from stateful_collectors.errors import Interrupted
+    from stateful_collectors.runtime import interrupts
 
     interrupts.install()
     try:
