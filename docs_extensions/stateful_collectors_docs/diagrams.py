@@ -318,4 +318,3 @@ def _inline(text: str) -> str:
         f"<code>{html.escape(chunk)}</code>" if index % 2 else html.escape(chunk)
         for index, chunk in enumerate(text.split("`"))
     )
-

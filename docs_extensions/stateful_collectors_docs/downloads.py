@@ -57,9 +57,7 @@ def _wheel_inputs(project: Path) -> list[Path]:
 
 def _tutorial_inputs(examples: Path) -> list[Path]:
     return sorted(
-        path
-        for path in examples.iterdir()
-        if path.is_file() and path.suffix in TUTORIAL_SUFFIXES
+        path for path in examples.iterdir() if path.is_file() and path.suffix in TUTORIAL_SUFFIXES
     )
 
 

@@ -12,9 +12,12 @@ are built once per session (tests/support/site.py) and compared:
 * the API reference, with the same headings (the same names) as Material's;
 * nothing from outside the site: no external URL in a page or a stylesheet,
   and in Chromium no request leaves the local server;
-* the search finds `save_state` and leads to the page that teaches it.
+* the search finds `save_state` and leads to the page that teaches it; code
+  blocks have their copy buttons and annotations.
 
-Each test prints its figures on a line that starts with `zensical`.
+docs/assets/zensical-build.md, included by the maintainers' page, records a
+run of these tests (`--update-docs`). Each test prints its figures on a line
+that starts with `zensical`.
 """
 
 from __future__ import annotations
@@ -27,13 +30,22 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import ROOT
 from tests.support.browser import DIAGRAM_CHECKS, MIN_CONTRAST, PAGE_CHECKS, only_from, open_page
-from tests.support.site import ZensicalBuild, external_urls, serve_directory
+from tests.support.site import BUILD_SECONDS, ZensicalBuild, external_urls, serve_directory
 
+RECORDED = ROOT / "docs" / "assets" / "zensical-build.md"
+"""The last recorded comparison, as the maintainers' page shows it (written with --update-docs)."""
 CENTERPIECE = "stateful-collectors/"
 API_PAGE = "reference/api/index.html"
 FIGURE = re.compile(r'<figure class="sc-diagram">(.*?)</figure>', re.S)
 HEADING = re.compile(r'<h([1-6]) id="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
+CODE_FEATURES = """() => ({
+  blocks: document.querySelectorAll('article div.highlight').length,
+  copy: document.querySelectorAll('article div.highlight button[data-md-type="copy"]').length,
+  annotations: document.querySelectorAll('article .md-annotation').length,
+})"""
+"""The centerpiece's code blocks, their copy buttons and their annotations (Material's features)."""
 NAV = """() => [...document.querySelectorAll('.md-nav--primary a.md-nav__link[href]')]
   .map((a) => [a.textContent.trim().replace(/\\s+/g, ' '), new URL(a.href).pathname])"""
 
@@ -79,6 +91,54 @@ def test_zensical_builds_the_site(zensical_build: ZensicalBuild) -> None:
     )
 
 
+def _downloads(site: Path) -> dict[str, bytes]:
+    folder = site / "downloads"
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())} if folder.is_dir() else {}
+
+
+def test_the_recorded_comparison(
+    request: pytest.FixtureRequest,
+    zensical_build: ZensicalBuild,
+    built_site: Path,
+    zensical_site: Path,
+) -> None:
+    """docs/assets/zensical-build.md, on the maintainers' page, records this session's builds.
+
+    `--update-docs` writes it from this run; otherwise it must name the
+    Zensical that is installed (uv.lock), so that what it says was printed
+    by this version.
+    """
+    installed = version("zensical")
+    if request.config.getoption("update_docs", False):
+        diagrams = _diagrams(zensical_site)
+        names = [a for a, _ in _headings(zensical_site / API_PAGE) if a.startswith("stateful_")]
+        downloads = "; ".join(
+            f"`{name}` {len(data):,} bytes, sha256 `{hashlib.sha256(data).hexdigest()[:16]}...`"
+            for name, data in _downloads(zensical_site).items()
+        )
+        printed = "\n".join(f"    {line}" for line in zensical_build.output.splitlines())
+        RECORDED.write_text(
+            "<!-- Written by `uv run pytest tests/docs/test_zensical.py --update-docs`; "
+            "do not edit by hand. -->\n\n"
+            f"Zensical {installed}, `zensical build --strict` on this site printed:\n\n"
+            f"{printed}\n\n"
+            f"The command took {zensical_build.seconds:.1f} s; `mkdocs build --strict` "
+            f"(Material) took {BUILD_SECONDS['material']:.1f} s on the same machine, in the "
+            "same test run. Compared with Material's site: the same "
+            f"{len(_html_pages(zensical_site))} pages and navigation; "
+            f"{sum(diagrams.values())} diagrams on {len(diagrams)} pages in both; "
+            f"the same {len(names)} API names on `reference/api/`; the same downloads, "
+            f"{downloads}; requests outside the site in Chromium: 0.\n",
+            encoding="utf-8",
+        )
+    recorded = RECORDED.read_text(encoding="utf-8")
+    assert f"Zensical {installed}," in recorded, (
+        f"{RECORDED.relative_to(ROOT)} was not written by Zensical {installed}: "
+        "run `uv run pytest tests/docs/test_zensical.py --update-docs`"
+    )
+    assert "`zensical build --strict` on this site printed:" in recorded
+
+
 def test_the_same_pages(built_site: Path, zensical_site: Path) -> None:
     material, zensical = set(_html_pages(built_site)), set(_html_pages(zensical_site))
     assert zensical == material, (
@@ -91,11 +151,7 @@ def test_the_same_pages(built_site: Path, zensical_site: Path) -> None:
 def test_the_same_downloads(built_site: Path, zensical_site: Path) -> None:
     """Both sites offer the wheel and tutorial.tar.gz, with the same bytes, linked the same way."""
 
-    def downloads(site: Path) -> dict[str, bytes]:
-        folder = site / "downloads"
-        return {p.name: p.read_bytes() for p in sorted(folder.iterdir())} if folder.is_dir() else {}
-
-    material, zensical = downloads(built_site), downloads(zensical_site)
+    material, zensical = _downloads(built_site), _downloads(zensical_site)
     assert len(material) == 2 and "tutorial.tar.gz" in material, sorted(material)
     assert sorted(zensical) == sorted(material), f"Zensical's site has {sorted(zensical)}"
     figures = []
@@ -161,6 +217,8 @@ def test_the_reader_sees_the_same_site_in_chromium(
         page = context.new_page()
         page.goto(f"{material_url}/", wait_until="load")
         material_nav = page.evaluate(NAV)
+        page.goto(f"{material_url}/{CENTERPIECE}", wait_until="networkidle")
+        material_code = page.evaluate(CODE_FEATURES)
         context.close()
 
     problems: list[str] = []
@@ -199,6 +257,8 @@ def test_the_reader_sees_the_same_site_in_chromium(
         context = chromium.new_context(viewport={"width": 1280, "height": 900})
         context.route("**/*", only_from(url, outside))
         page = open_page(context, f"{url}/{CENTERPIECE}", problems)
+        page.wait_for_load_state("networkidle")
+        code = page.evaluate(CODE_FEATURES)
         page.locator(".md-search__button").click()
         page.keyboard.type("save_state", delay=20)
         results = page.locator('dialog[aria-label="Search"] ol[role="listbox"] a[href]')
@@ -207,12 +267,15 @@ def test_the_reader_sees_the_same_site_in_chromium(
         context.close()
 
     assert drawn == expected, f"diagrams per page: Zensical {drawn}, Material {expected}"
+    assert code == material_code and code["blocks"] == code["copy"] > 0, (code, material_code)
     assert any(CENTERPIECE in link for link in links), links
     problems.extend(f"requested from outside the site: {request}" for request in outside)
     assert not problems, "\n".join(problems)
     print(
         f"\nzensical in Chromium: {len(paths)} pages, nav of {len(material_nav)} links as "
         f"Material's, {sum(drawn.values())} diagrams on {len(drawn)} pages (light and dark), "
+        f"on {CENTERPIECE} {code['blocks']} code blocks with copy buttons and "
+        f"{code['annotations']} annotations as Material's, "
         f"search 'save_state': {len(links)} results shown; requests outside the site: "
         f"{len(outside)}"
     )

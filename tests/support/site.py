@@ -26,6 +26,7 @@ import pytest
 from tests.support import ROOT, clean_env
 
 __all__ = [
+    "BUILD_SECONDS",
     "SITE_SOURCES",
     "ZensicalBuild",
     "built_site",
@@ -37,6 +38,8 @@ __all__ = [
     "zensical_site",
 ]
 
+BUILD_SECONDS: dict[str, float] = {}
+"""How long each build of this session took, by name (`material`, `zensical`), as measured."""
 SITE_SOURCES = ("mkdocs.yml", "docs", "src", "examples", "pyproject.toml", "README.md")
 """What the site is built from: the config, the pages, the library (API pages, the wheel),
 the examples (included, and the tutorial archive), the wheel's metadata."""
@@ -46,6 +49,7 @@ the examples (included, and the tutorial archive), the wheel's metadata."""
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The guide built with `mkdocs build --strict` into a temporary directory."""
     site = tmp_path_factory.mktemp("site")
+    started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
         cwd=ROOT,
@@ -57,6 +61,7 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     if result.returncode != 0:
         pytest.fail(f"mkdocs build --strict failed:\n{result.stderr[-5000:]}", pytrace=False)
+    BUILD_SECONDS["material"] = time.monotonic() - started
     return site
 
 
@@ -89,13 +94,14 @@ def run_zensical(project: Path) -> ZensicalBuild:
         [sys.executable, "-m", "zensical", "build", "--strict"],
         cwd=project,
         env=clean_env(),
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # in the order it printed them
         text=True,
         timeout=300,
         check=False,
     )
     seconds = time.monotonic() - started
-    output = (result.stdout + result.stderr).strip()
+    output = result.stdout.strip()
     if result.returncode != 0:
         pytest.fail(f"zensical build --strict failed:\n{output[-5000:]}", pytrace=False)
     return ZensicalBuild(project, output, seconds)
@@ -104,7 +110,9 @@ def run_zensical(project: Path) -> ZensicalBuild:
 @pytest.fixture(scope="session")
 def zensical_build(tmp_path_factory: pytest.TempPathFactory) -> ZensicalBuild:
     """The guide built by Zensical (`zensical build --strict`) from a copy of its sources."""
-    return run_zensical(copy_site_sources(tmp_path_factory.mktemp("zensical")))
+    build = run_zensical(copy_site_sources(tmp_path_factory.mktemp("zensical")))
+    BUILD_SECONDS["zensical"] = build.seconds
+    return build
 
 
 @pytest.fixture(scope="session")
@@ -118,6 +126,15 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """A browser that closed a tab while a file was on its way is no error of the site."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @contextlib.contextmanager
 def serve_directory(directory: Path) -> Iterator[str]:
     """A built site served over HTTP on a free loopback port; yields its base URL."""
@@ -125,8 +142,7 @@ def serve_directory(directory: Path) -> Iterator[str]:
     def handler(*args, **kwargs):
         return _QuietHandler(*args, directory=str(directory), **kwargs)
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
