@@ -78,6 +78,7 @@ class ZensicalBuild:
 def copy_site_sources(into: Path) -> Path:
     """The files the site is built from, copied into `into` (no caches, no downloads)."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "downloads")
+    into.mkdir(parents=True, exist_ok=True)
     for name in SITE_SOURCES:
         source = ROOT / name
         if source.is_dir():
