@@ -23,7 +23,8 @@ pytest_plugins = [
     "tests.support.examples",  # workdir, sink: the guide's collectors run as the guide says
     "tests.support.reliability",  # summary, and the reliability summary lines
     "tests.support.mounts",  # small_tmpfs: a real 64 KiB file system, always unmounted
-    "tests.support.site",  # built_site, served_site
+    "tests.support.site",  # built_site, zensical_site, served_site
+    "tests.support.browser",  # chromium
     "tests.support.docs.plugin",  # --update-docs, and the docs blocks / transcripts lines
 ]
 

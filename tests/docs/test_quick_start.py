@@ -1,6 +1,7 @@
 """The Introduction's quick start, followed from the built site alone, exactly as printed.
 
-The test takes nothing from the repository but the built site: the quick
+The test takes nothing from the repository but the built site (built by
+Material, the site's build, and again by Zensical): the quick
 start's commands come from the Introduction's HTML (its "Terminal 1" and
 "Terminal 2" blocks), and the two downloads from the site's `downloads/`. In a
 fresh directory outside the repository it does what a reader does:
@@ -46,6 +47,8 @@ from tests.support.processes import free_port
 
 pytestmark = pytest.mark.slow
 
+SITES = {"material": "built_site", "zensical": "zensical_site"}
+"""The site's build (MkDocs and Material) and Zensical's build of the same sources."""
 PAGE_PORT = "8808"
 MAX_COMMANDS = 6
 
@@ -196,7 +199,11 @@ def _items(line: str) -> list[int]:
     return [int(number) for number in match.group(1).split(", ")]
 
 
-def test_the_quick_start_works_from_the_built_site_alone(built_site: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("build", ["material", "zensical"])
+def test_the_quick_start_works_from_the_built_site_alone(
+    build: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    built_site: Path = request.getfixturevalue(SITES[build])
     assert not tmp_path.resolve().is_relative_to(ROOT), "the test must run outside the repository"
     blocks = quick_start_blocks(built_site)
     terminals = [block for block in blocks if block.title.startswith("Terminal")]

@@ -16,13 +16,13 @@ import io
 import re
 import tarfile
 import zipfile
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 import stateful_collectors
 from tests.support import EXAMPLES, ROOT
+from tests.support.site import page_resources
 
 SHOWS_FENCE_SYNTAX = "about/writing-pages/index.html"
 """The page that shows fences, settings and include lines on purpose (about/writing-pages.md)."""
@@ -44,27 +44,6 @@ def _article(text: str) -> str:
     """The page's own content (Material's <article>), without the navigation."""
     match = re.search(r"<article[^>]*>(.*)</article>", text, re.S)
     return match.group(1) if match else text
-
-
-class _Resources(HTMLParser):
-    """What a page loads: images, scripts, stylesheets, icons, frames."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[tuple[str, str]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if tag in ("img", "script", "iframe", "source", "video", "audio", "embed") and values.get(
-            "src"
-        ):
-            self.found.append((tag, values["src"] or ""))
-        if tag == "link" and values.get("href"):
-            rel = values.get("rel") or ""
-            if any(word in rel.split() for word in ("stylesheet", "icon", "preload", "manifest")):
-                self.found.append((tag, values["href"] or ""))
-        if tag == "object" and values.get("data"):
-            self.found.append((tag, values["data"] or ""))
 
 
 # ---------------------------------------------------------------- what the reader sees
@@ -102,10 +81,8 @@ def test_every_resource_is_in_the_site(built_site: Path) -> None:
     """Images, scripts and stylesheets come from the site itself, and each one exists."""
     problems = []
     for name, text in _pages(built_site):
-        parser = _Resources()
-        parser.feed(text)
         page_dir = (built_site / name).parent
-        for tag, url in parser.found:
+        for tag, url in page_resources(text):
             if re.match(r"^[a-z][a-z0-9+.-]*:|^//", url, re.I) and not url.startswith("data:"):
                 problems.append(f"{name}: <{tag}> loads {url} from outside the site")
                 continue

@@ -19,7 +19,9 @@ top-level modules (`from my_statefull_collector import MyStatefullCollector`).
   tests that fill a disk; always unmounted, even when a test fails;
 * `docs/`: the docs tests' harness (fences, console transcripts, python
   blocks, the `--update-docs` option and the summary lines);
-* `site`: the built guide (`built_site`) and an HTTP server for it (`served_site`).
+* `site`: the built guide (`built_site`; `zensical_site`, built by Zensical) and an
+  HTTP server for it (`served_site`, `serve_directory`);
+* `browser`: headless Chromium (`chromium`) and the checks run in its pages.
 
 The fixtures are registered once, by `pytest_plugins` in tests/conftest.py.
 This module imports nothing but `os` and `pathlib`: the collectors that

@@ -1,11 +1,19 @@
-"""MkDocs hook: ```diagram blocks become SVG figures, drawn when the site is built.
+"""```diagram blocks become SVG figures, drawn when the site is built.
 
 A page describes a diagram in a fenced block of the language `diagram`, in
 YAML: a grid of boxes, with optional column headings, row labels, boxes that
-span rows or columns, a tone per box and arrows between boxes. This hook
-registers that fence with pymdownx.superfences; the block is replaced by an
-inline `<svg>` inside a `<figure>`, with the caption below it. No script and
-no request: the figure is part of the page's HTML.
+span rows or columns, a tone per box and arrows between boxes. `fence` is a
+pymdownx.superfences custom fence, named in mkdocs.yml:
+
+    - pymdownx.superfences:
+        custom_fences:
+          - name: diagram
+            class: sc-diagram
+            format: !!python/name:stateful_collectors_docs.diagrams.fence
+
+so MkDocs and Zensical both draw it. The block is replaced by an inline
+`<svg>` inside a `<figure>`, with the caption below it. No script and no
+request: the figure is part of the page's HTML.
 
 The SVG sets no colour of its own. Each box carries a tone class
 (`sc-tone-step`, `sc-tone-old`...) and docs/stylesheets/diagrams.css gives
@@ -24,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from mkdocs.config.defaults import MkDocsConfig
 from pymdownx.superfences import SuperFencesException
 
 TONES = ("plain", "step", "old", "new", "good", "bad", "warn", "muted")
@@ -311,12 +318,3 @@ def _inline(text: str) -> str:
         f"<code>{html.escape(chunk)}</code>" if index % 2 else html.escape(chunk)
         for index, chunk in enumerate(text.split("`"))
     )
-
-
-def on_config(config: MkDocsConfig) -> MkDocsConfig:
-    """Register the `diagram` fence with pymdownx.superfences."""
-    settings = config.mdx_configs.setdefault("pymdownx.superfences", {})
-    fences = settings.setdefault("custom_fences", [])
-    if not any(custom.get("name") == "diagram" for custom in fences):
-        fences.append({"name": "diagram", "class": "sc-diagram", "format": fence})
-    return config
