@@ -78,7 +78,7 @@ from stateful_collectors.config import (
     ConfigSpec,
     format_spec_pattern,
 )
-from stateful_collectors.errors import CollectorStopped
+from stateful_collectors.errors import CollectorStopped, UsageError
 from stateful_collectors.sinks import Exchange, Sink, sink_from_config
 
 __all__ = [
@@ -231,6 +231,14 @@ class AbstractBaseCollector:
         if config_source is None:
             config_source = ConfigSource.load(config_file=config_file, config_text=config_text)
         self.config_source = config_source
+        self.set_configuration()
+
+    def set_configuration(self) -> None:
+        """Set `config_full` and `config` from `config_source`, checked against the spec.
+
+        Called by `__init__` (n6 4.x's name for this step).
+        """
+        config_source = self.config_source
         spec = type(self).get_config_spec()
         if spec is None:
             self.config_full: dict[str, ConfigSection] = {}
@@ -325,6 +333,21 @@ class AbstractBaseCollector:
         if spec is None:
             spec = ConfigSpec.parse(f"[{main}]", owner=owner, converters=cls.config_converters)
         return spec.with_main_section(main, owner=owner)
+
+    @classmethod
+    def init_kwargs_from_command_line(cls, arguments: Sequence[str]) -> dict[str, Any]:
+        """What the collector is built with, from the arguments after its options.
+
+        `stateful-collectors run MODULE:CLASS` and `cli_main()` pass on what
+        follows `--config`, `--deadline` and `--verbose` on their command line.
+        A collector takes none by default: any is a `UsageError` (exit status 2).
+        """
+        if arguments:
+            raise UsageError(
+                f"unrecognized arguments: {' '.join(arguments)} ({cls.__qualname__} takes no "
+                "arguments of its own; see --help)"
+            )
+        return {}
 
     @classmethod
     def cli_main(cls, argv: Sequence[str] | None = None) -> int:
