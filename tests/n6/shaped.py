@@ -20,7 +20,6 @@ this library: the two lines an n6 collector module changes.
 URL hard-wired in `set_configuration()`.
 """
 
-import datetime
 import json
 import logging
 
@@ -32,8 +31,8 @@ from stateful_collectors.n6 import (
     BaseSimpleCollector,
     StatefulCollectorMixin,
     add_collector_entry_point_functions,
+    combined_config_spec,
 )
-from stateful_collectors.n6 import combined_config_spec
 
 LOGGER = logging.getLogger(__name__)
 

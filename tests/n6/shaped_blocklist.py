@@ -1,4 +1,4 @@
-"""A rows collector shaped like n6 4.40's CERT Polska one: its URL hard-wired in `set_configuration()`.
+"""A rows collector shaped like n6 4.40's cert_pl.py: its URL hard-wired in `set_configuration()`.
 
 Its pattern is a plain string (not `combined_config_spec()`), so it replaces
 the base classes' options: the collector declares every option it reads,

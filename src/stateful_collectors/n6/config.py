@@ -22,6 +22,7 @@ print(N6_CONVERTERS["download_timeout"]("(12.1, 25)"))
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
@@ -175,12 +176,19 @@ def n6_config_spec(
 
 
 def read_n6_config(source: ConfigSource, spec: ConfigSpec) -> Config:
-    """Every section of `spec`, checked and converted, as n6's `Config` of `ConfigSection`s."""
+    """Every section of `spec`, checked and converted, as n6's `Config` of `ConfigSection`s.
+
+    Other sections may share the files, as in n6 (the MISP collector's
+    configurations are sections of one file): only a likely misspelling of
+    the library's sections (`[outbx]`) or of the collector's own is refused.
+    """
     config = Config()
     for name in spec.sections:
         section = source.section(spec, name)
         config[name] = ConfigSection(section.name, dict(section.items()), section.origin)
-    source.check_sections(spec)
+    shared = copy.copy(source)
+    shared.explicit = False
+    shared.check_sections(spec)
     return config
 
 

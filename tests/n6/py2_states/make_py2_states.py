@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """Write the state files an n6 collector running on Python 2 would have saved (pickle protocol 2).
 
 Run with Python 2.7: `python2.7 make_py2_states.py DIRECTORY`. The tests run it
