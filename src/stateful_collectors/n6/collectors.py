@@ -19,9 +19,9 @@ What each adds to the class of the same name in `stateful_collectors`:
 from __future__ import annotations
 
 import argparse
-import inspect
 import logging
-from collections.abc import Callable, Generator, Iterator, Sequence
+import sys
+from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
 from typing import Any, ClassVar, NoReturn
 
 from stateful_collectors.collectors import base as core
@@ -188,9 +188,11 @@ class BaseCollector(core.BaseCollector):
         """The base class's sink, with `heartbeat_interval` (seconds) when the section has it."""
         sink = super().make_sink()
         heartbeat = self.config.get("heartbeat_interval")
-        parameters = getattr(sink, "parameters", None)  # a RabbitMQ sink's pika parameters
-        if heartbeat is not None and parameters is not None:
-            parameters.heartbeat = heartbeat
+        if heartbeat is not None and "stateful_collectors.sinks.amqp" in sys.modules:
+            from stateful_collectors.sinks.amqp import AmqpSink  # loaded: the sink may be one
+
+            if isinstance(sink, AmqpSink):
+                sink.parameters.heartbeat = heartbeat
         return sink
 
     def get_output_prop_kwargs(
@@ -246,7 +248,7 @@ class BaseCollector(core.BaseCollector):
         """
         publishing = self.publish_iteratively()
         steps: Iterator[Any] = (
-            publishing.__await__() if inspect.isawaitable(publishing) else publishing
+            publishing.__await__() if isinstance(publishing, Awaitable) else publishing
         )
         try:
             for marker in steps:
