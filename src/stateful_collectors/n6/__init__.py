@@ -4,7 +4,15 @@ An n6 4.x collector module imports from `n6datasources.collectors.base` and
 `n6lib.config`; point both at this module and it runs here:
 
 ```python
-from stateful_collectors.n6 import BaseDownloadingTimeOrderedRowsCollector, combined_config_spec
+from stateful_collectors.n6 import (
+    BaseDownloadingTimeOrderedRowsCollector,
+    combined_config_spec,
+)
+
+print(combined_config_spec("[{collector_class_name}]\nurl :: str\n").splitlines()[0])
+#> [{collector_class_name}]
+print(BaseDownloadingTimeOrderedRowsCollector.raw_type)
+#> file
 ```
 
 The classes are this library's with what n6's collectors rely on added
@@ -21,23 +29,27 @@ saves and the lock. "Coming from n6" in the guide lists the differences.
 * `rows`: `BaseTimeOrderedRowsCollector`, `BaseDownloadingTimeOrderedRowsCollector`.
 """
 
-from stateful_collectors.collectors.base import AbstractBaseCollector, QueuedBase
-from stateful_collectors.loading import add_collector_entry_point_functions
-from stateful_collectors.n6.collectors import (
-    BaseCollector,
-    BaseSimpleCollector,
-    BaseTwoPhaseCollector,
-)
-from stateful_collectors.n6.config import Config, ConfigError, ConfigSection, combined_config_spec
-from stateful_collectors.n6.downloading import BaseDownloadingCollector
-from stateful_collectors.n6.rows import (
-    BaseDownloadingTimeOrderedRowsCollector,
-    BaseTimeOrderedRowsCollector,
-)
-from stateful_collectors.n6.state import StatefulCollectorMixin
+from __future__ import annotations
 
-LegacyQueuedBase = QueuedBase
-"""n6's name of the queued base class."""
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "AbstractBaseCollector": "stateful_collectors.collectors.base",
+    "LegacyQueuedBase": "stateful_collectors.collectors.base",
+    "add_collector_entry_point_functions": "stateful_collectors.loading",
+    "BaseCollector": "stateful_collectors.n6.collectors",
+    "BaseSimpleCollector": "stateful_collectors.n6.collectors",
+    "BaseTwoPhaseCollector": "stateful_collectors.n6.collectors",
+    "Config": "stateful_collectors.n6.config",
+    "ConfigError": "stateful_collectors.n6.config",
+    "ConfigSection": "stateful_collectors.n6.config",
+    "combined_config_spec": "stateful_collectors.n6.config",
+    "BaseDownloadingCollector": "stateful_collectors.n6.downloading",
+    "BaseDownloadingTimeOrderedRowsCollector": "stateful_collectors.n6.rows",
+    "BaseTimeOrderedRowsCollector": "stateful_collectors.n6.rows",
+    "StatefulCollectorMixin": "stateful_collectors.n6.state",
+}
 
 __all__ = [
     "AbstractBaseCollector",
@@ -55,3 +67,38 @@ __all__ = [
     "add_collector_entry_point_functions",
     "combined_config_spec",
 ]
+
+if TYPE_CHECKING:
+    from stateful_collectors.collectors.base import AbstractBaseCollector, LegacyQueuedBase
+    from stateful_collectors.loading import add_collector_entry_point_functions
+    from stateful_collectors.n6.collectors import (
+        BaseCollector,
+        BaseSimpleCollector,
+        BaseTwoPhaseCollector,
+    )
+    from stateful_collectors.n6.config import (
+        Config,
+        ConfigError,
+        ConfigSection,
+        combined_config_spec,
+    )
+    from stateful_collectors.n6.downloading import BaseDownloadingCollector
+    from stateful_collectors.n6.rows import (
+        BaseDownloadingTimeOrderedRowsCollector,
+        BaseTimeOrderedRowsCollector,
+    )
+    from stateful_collectors.n6.state import StatefulCollectorMixin
+
+
+def __getattr__(name: str) -> Any:
+    """Each name is loaded on first use: a collector pays only for the classes it imports."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stateful_collectors.n6' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
