@@ -1,4 +1,4 @@
-"""n6 4.x's collector API, for n6's collectors to run on this library with two imports changed.
+r"""n6 4.x's collector API, for n6's collectors to run on this library with two imports changed.
 
 An n6 4.x collector module imports from `n6datasources.collectors.base` and
 `n6lib.config`; point both at this module and it runs here:
