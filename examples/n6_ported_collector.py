@@ -1,32 +1,30 @@
-"""A collector shaped like n6 4.x's own CSV collectors, running on this library.
+"""A collector written as n6 4.x writes its CSV collectors, running on this library.
 
 It collects the demo feed's CSV file (`/items.csv`, newest rows added at the
 end) the way n6's time-ordered rows collectors collect theirs: a
-`BaseTimeOrderedRowsCollector` with a `config_spec_pattern`, `get_source()`,
-the whole file fetched by `obtain_orig_data()`, each row's time picked and
-cleaned, and the module's `<ClassName>_main` entry point functions. The base
-class publishes the new rows as one message and saves its state in
+`BaseDownloadingTimeOrderedRowsCollector` with a `config_spec_pattern`,
+`get_source()`, each row's time picked and cleaned, and the module's
+`<ClassName>_main` entry point functions. The base class downloads the `url`
+option, publishes the new rows as one message and saves its state in
 `after_completed_publishing()`, once that message is confirmed.
 
-What changed from n6: the imports, and a download written with urllib
-(n6's `BaseDownloadingTimeOrderedRowsCollector` would download for it).
+What changed from n6: the imports, which name `stateful_collectors.n6`
+where n6 names `n6datasources.collectors.base` and `n6lib.config`.
 """
 
 import datetime
-import urllib.request
 
-from stateful_collectors import (
-    BaseTimeOrderedRowsCollector,
+from stateful_collectors.n6 import (
+    BaseDownloadingTimeOrderedRowsCollector,
     add_collector_entry_point_functions,
     combined_config_spec,
 )
 
 
-class DemoFeedItemsCsvCollector(BaseTimeOrderedRowsCollector):
+class DemoFeedItemsCsvCollector(BaseDownloadingTimeOrderedRowsCollector):
     config_spec_pattern = combined_config_spec("""
         [{collector_class_name}]
-        url :: str
-        download_timeout = 30 :: float
+        download_timeout = 30 :: download_timeout
     """)
 
     raw_type = "file"
@@ -36,11 +34,6 @@ class DemoFeedItemsCsvCollector(BaseTimeOrderedRowsCollector):
 
     def get_source(self, **processed_data):
         return "demo-feed.items-csv"
-
-    def obtain_orig_data(self):
-        url, timeout = self.config["url"], self.config["download_timeout"]
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.read()
 
     def should_row_be_used(self, row):
         # not the header line either

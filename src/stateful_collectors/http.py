@@ -19,7 +19,8 @@ answer too large); `BaseDownloadingCollector` retries those. An answer with
 an error status (404, 500...) is a `DownloadError` too, with its `status`;
 `304 Not Modified` is not an error, but an answer with status 304 and no body,
 for conditional requests.
-Only `http:` and `https:` URLs are fetched (HTTPS certificates are checked),
+It sends a GET request unless told another method and a body (`method`,
+`data`). Only `http:` and `https:` URLs are fetched (HTTPS certificates are checked),
 redirects are followed, and the proxy variables (`https_proxy`...) are used.
 
 It uses the standard library only and is imported only by the collectors that
@@ -181,8 +182,10 @@ def fetch(
     timeout: float = DEFAULT_TIMEOUT,
     max_bytes: int = DEFAULT_MAX_BYTES,
     headers: Mapping[str, str] | None = None,
+    method: str = "GET",
+    data: bytes | None = None,
 ) -> Response:
-    """Download `url` (GET) within `timeout` seconds in all and `max_bytes` bytes of body.
+    """Download `url` within `timeout` seconds in all and `max_bytes` bytes of body.
 
     Args:
         url: an `http:` or `https:` URL.
@@ -190,6 +193,8 @@ def fetch(
             byte; capped by what is left of the run's deadline, if one is set.
         max_bytes: the largest body accepted.
         headers: request headers (`If-None-Match`, `Authorization`...).
+        method: the HTTP method, `GET` unless you say otherwise (`POST`...).
+        data: the request body, sent as it is (set its `Content-Type` in `headers`).
 
     Returns:
         The answer: status 200 (or another 2xx), or 304 with an empty body.
@@ -216,7 +221,7 @@ def fetch(
     watchdog = _Watchdog()
     timer = threading.Timer(limit, watchdog.expire)
     timer.daemon = True
-    request = urllib.request.Request(url, headers=dict(headers or {}))
+    request = urllib.request.Request(url, data=data, headers=dict(headers or {}), method=method)
 
     def too_slow() -> BaseException:
         if by_run:

@@ -1,9 +1,9 @@
-"""examples/n6_ported_collector.py, shaped like n6 4.x's CSV collectors, run twice as a process.
+"""examples/n6_ported_collector.py: an n6 4.x CSV collector, its imports changed, run as a process.
 
 The first run publishes the feed's CSV rows; rows are then added over HTTP
 (`POST /add`); the second run publishes only those, and a third, with nothing
 new, publishes nothing and leaves the state file alone. Its config names no
-`state_dir`, so the state goes to the default one, under `$XDG_STATE_HOME`.
+`state_dir`, so the state goes to n6's default one, `~/.n6state`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ EXAMPLE = CollectorExample(
     "items-csv",
 )
 ROUTING_KEY = "demo-feed.items-csv"
-STATE_FILE = "stateful-collectors/n6_ported_collector.DemoFeedItemsCsvCollector.pickle"
+STATE_FILE = ".n6state/n6_ported_collector.DemoFeedItemsCsvCollector.pickle"
 
 
 def csv_line(item: dict) -> str:
@@ -54,8 +54,8 @@ def run_main_function(workdir: Path, env: dict[str, str]) -> CliRun:
 
 
 def test_the_second_run_publishes_only_the_new_rows(sink, feed_server, workdir, tmp_path):
-    state_home = tmp_path / "xdg-state"
-    env = clean_env(XDG_STATE_HOME=str(state_home))
+    state_home = tmp_path / "home"
+    env = clean_env(HOME=str(state_home))
     (workdir / "collector.conf").write_text(sink.config_text(EXAMPLE, feed_server.port))
     state_file = state_home / STATE_FILE
     published = []

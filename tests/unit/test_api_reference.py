@@ -54,6 +54,7 @@ PUBLIC_MODULES = [
     "stateful_collectors.demo",
     "stateful_collectors.demo.feed",
     "stateful_collectors.demo.cookbook",
+    "stateful_collectors.n6",
 ]
 """The modules whose `__all__` is the public API, in the order the reference shows them."""
 

@@ -1,17 +1,20 @@
 """The name table of docs/coming-from-n6.md names only what this library really has.
 
 Every name in backticks in its third column ("This library") that looks like
-a Python name must be a public name of the package, an attribute of one of
-its public classes, an option or state key of its base classes, or a
-built-in: a renamed method makes this test fail until the table follows.
+a Python name must be a public name of the package or of `stateful_collectors.n6`,
+an attribute of one of their public classes, an option, converter or state key
+of their base classes, or a built-in: a renamed method makes this test fail
+until the table follows.
 """
 
 from __future__ import annotations
 
 import builtins
+import inspect
 import re
 
 import stateful_collectors
+import stateful_collectors.n6
 from stateful_collectors.collectors import base
 from stateful_collectors.collectors.rows import BaseTimeOrderedRowsCollector, RowsSelection
 from tests.support import ROOT
@@ -43,6 +46,16 @@ def known_names() -> set[str]:
         value = getattr(stateful_collectors, name)
         if isinstance(value, type):
             known |= set(dir(value))
+    for name in stateful_collectors.n6.__all__:  # what n6's collectors import, and use
+        value = getattr(stateful_collectors.n6, name)
+        known.add(name)
+        if isinstance(value, type):
+            known |= set(dir(value))
+    known |= set(stateful_collectors.n6.config.N6_CONVERTERS) | {"heartbeat_interval", "heartbeat"}
+    known |= {"_state", "cmdline_args", "FLUSH_OUT", "stateful_collectors.n6"}  # set on instances
+    known |= set(base.RAW_TYPES) | {"__main__"}  # raw_type values; the script's module name
+    download = stateful_collectors.n6.BaseDownloadingCollector.download
+    known |= set(inspect.signature(download).parameters)  # method, data, json...
     known |= set(vars(base))  # message_id_for
     known |= set(dir(base.AbstractBaseCollector(config_text="")))  # config, config_full
     for cls in (BaseTimeOrderedRowsCollector, stateful_collectors.BaseDownloadingCollector):

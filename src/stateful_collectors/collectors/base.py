@@ -81,7 +81,7 @@ from stateful_collectors.config import (
     ConfigSpec,
     format_spec_pattern,
 )
-from stateful_collectors.errors import CollectorStopped
+from stateful_collectors.errors import CollectorStopped, UsageError
 from stateful_collectors.sinks import SECTIONS as SINK_SECTIONS
 from stateful_collectors.sinks import Exchange, sink_from_config
 from stateful_collectors.sinks.base import Sink
@@ -209,6 +209,11 @@ class AbstractBaseCollector:
     config_converters: ClassVar[Mapping[str, Callable[[str], Any]]] = {}
     _parsed_config_spec: ClassVar[tuple[tuple[object, ...], ConfigSpec | None]]
 
+    config: ConfigSection
+    """The collector's own section (the spec's first), checked and converted."""
+    config_full: dict[str, ConfigSection]
+    """Every section of the spec, checked and converted, by name."""
+
     published_count: int = 0
     sink_description: str | None = None
     state_saved: bool = False
@@ -238,12 +243,18 @@ class AbstractBaseCollector:
             config_source = ConfigSource.load(config_file=config_file, config_text=config_text)
         self.config_source = config_source
         """The config the collector was built from: every section of its files, as text."""
+        self.set_configuration()
+
+    def set_configuration(self) -> None:
+        """Set `config_full` and `config` from `config_source`, checked against the spec.
+
+        Called by `__init__` (n6 4.x's name for this step).
+        """
+        config_source = self.config_source
         spec = type(self).get_config_spec()
         if spec is None:
-            self.config_full: dict[str, ConfigSection] = {}
-            """Every section of the spec, checked and converted, by name."""
+            self.config_full = {}
             self.config = ConfigSection("", {}, config_source.described_as)
-            """The collector's own section (the spec's first), checked and converted."""
         else:
             self.config_full = {name: config_source.section(spec, name) for name in spec.sections}
             self.config = self.config_full[spec.main_section]
@@ -335,6 +346,21 @@ class AbstractBaseCollector:
         if spec is None:
             spec = ConfigSpec.parse(f"[{main}]", owner=owner, converters=cls.config_converters)
         return spec.with_main_section(main, owner=owner)
+
+    @classmethod
+    def init_kwargs_from_command_line(cls, arguments: Sequence[str]) -> dict[str, Any]:
+        """What the collector is built with, from the arguments after its options.
+
+        `stateful-collectors run MODULE:CLASS` and `cli_main()` pass on what
+        follows `--config`, `--deadline` and `--verbose` on their command line.
+        A collector takes none by default: any is a `UsageError` (exit status 2).
+        """
+        if arguments:
+            raise UsageError(
+                f"unrecognized arguments: {' '.join(arguments)} ({cls.__qualname__} takes no "
+                "arguments of its own; see --help)"
+            )
+        return {}
 
     @classmethod
     def cli_main(cls, argv: Sequence[str] | None = None) -> int:

@@ -187,6 +187,8 @@ class BaseDownloadingCollector(BaseCollector):
         timeout: float | None = None,
         custom_request_headers: Mapping[str, str] | None = None,
         max_bytes: int | None = None,
+        method: str = "GET",
+        data: bytes | None = None,
     ) -> bytes:
         """The body of `url` (a `2xx` answer), with the retries of `download_response()`."""
         return self.download_response(
@@ -195,6 +197,8 @@ class BaseDownloadingCollector(BaseCollector):
             timeout=timeout,
             custom_request_headers=custom_request_headers,
             max_bytes=max_bytes,
+            method=method,
+            data=data,
         ).body
 
     def download_text(self, url: str, **kwargs: Any) -> str:
@@ -211,6 +215,8 @@ class BaseDownloadingCollector(BaseCollector):
         timeout: float | None = None,
         custom_request_headers: Mapping[str, str] | None = None,
         max_bytes: int | None = None,
+        method: str = "GET",
+        data: bytes | None = None,
     ) -> Response:
         """Fetch `url`: the `Response` (`2xx`, or `304` for a conditional request).
 
@@ -221,6 +227,8 @@ class BaseDownloadingCollector(BaseCollector):
             custom_request_headers: headers added to `base_request_headers`,
                 replacing those of the same name (whatever their case).
             max_bytes: instead of `download_max_bytes`.
+            method: the HTTP method (`GET` unless you say otherwise).
+            data: the request body, sent with each attempt.
 
         Raises:
             DownloadError: a failure not worth retrying, or the last one when the
@@ -239,6 +247,8 @@ class BaseDownloadingCollector(BaseCollector):
                     timeout=settings.timeout if timeout is None else timeout,
                     max_bytes=settings.max_bytes if max_bytes is None else max_bytes,
                     headers=headers,
+                    method=method,
+                    data=data,
                 )
             except DownloadError as error:
                 wait = _wait_before_retry(error, attempt, attempts, retries)

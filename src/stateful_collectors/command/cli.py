@@ -1,7 +1,7 @@
 """The `stateful-collectors` command: argument parsing and dispatch.
 
 ```text
-stateful-collectors run MODULE:CLASS [--config FILE] [--verbose]
+stateful-collectors run MODULE:CLASS [--config FILE] [--verbose] [ARGUMENTS...]
 stateful-collectors state path|show|reset|set MODULE:CLASS [--config FILE] [--yes] [VALUE]
 stateful-collectors scripts MODULE
 stateful-collectors demo-feed [--port 8808] [--history 20] [--interval 10] [--token T]
@@ -396,7 +396,11 @@ def _dispatch(args: argparse.Namespace) -> ExitStatus | int:
 
         cls = load_collector_class(args.target)
         return run_collector(
-            cls, config_file=args.config, verbose=args.verbose, deadline=args.deadline
+            cls,
+            config_file=args.config,
+            verbose=args.verbose,
+            deadline=args.deadline,
+            arguments=args.arguments,
         )
     if args.command == "state":
         return _state_command(args)
@@ -440,7 +444,11 @@ def _main(argv: Sequence[str] | None) -> int:
         describe_exception,
     )
 
-    args = _build_parser().parse_args(argv)
+    parser = _build_parser()
+    args, arguments = parser.parse_known_args(argv)
+    if arguments and args.command != "run":  # only a collector takes arguments of its own
+        parser.error(f"unrecognized arguments: {' '.join(arguments)}")
+    args.arguments = arguments
     verbose = args.verbose
     prefix = f"{PROG} {args.command}"
     try:

@@ -441,7 +441,7 @@ class CookbookSources:
             if fault is not None:
                 status, retry_after = fault
                 headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
-                phrase = HTTPStatus(status).phrase if status in HTTPStatus else "Error"
+                phrase = _phrase(status)
                 return Answer(status, "text/plain", f"{phrase} (forced)\n".encode(), headers)
         with self._lock:
             return route(self, request)
@@ -607,3 +607,11 @@ def served_routes() -> Iterable[tuple[str, str]]:
             yield from ((method, f"/cookbook/channels/{name}.json") for name in CHANNELS)
         else:
             yield method, path
+
+
+def _phrase(status: int) -> str:
+    """The reason phrase of `status`, or "Error" for a status without one."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -107,7 +107,10 @@ class RunnableCollector(Protocol):
     state_saved: bool
     nothing_to_publish: bool
 
-    def __init__(self, *, config_source: ConfigSource) -> None: ...
+    def __init__(self, *, config_source: ConfigSource, **init_kwargs: Any) -> None: ...
+
+    @classmethod
+    def init_kwargs_from_command_line(cls, arguments: Sequence[str]) -> dict[str, Any]: ...
 
     @property
     def state_location(self) -> str | None: ...
@@ -164,8 +167,12 @@ def run_collector(
     config_file: str | None = None,
     verbose: bool = False,
     deadline: float | None = None,
+    arguments: Sequence[str] = (),
 ) -> ExitStatus:
     """Run one collector as the command line does; return the exit status.
+
+    `arguments` are the collector's own, from the command line after the
+    options (see `AbstractBaseCollector.init_kwargs_from_command_line`).
 
     Prints exactly one summary line on stderr: the outcome, how many messages
     were published and where, and whether the state was saved. Never raises for
@@ -179,7 +186,7 @@ def run_collector(
     if own_handlers:
         interrupts.install()  # a no-op outside the main thread
     try:
-        return _run(cls, config_file, verbose, deadline)
+        return _run(cls, config_file, verbose, deadline, arguments)
     finally:
         if own_handlers:
             interrupts.restore()
@@ -192,6 +199,7 @@ def _run(
     config_file: str | None,
     verbose: bool,
     deadline: float | None,
+    arguments: Sequence[str],
 ) -> ExitStatus:
     name = cls.__qualname__
     collector: RunnableCollector | None = None
@@ -199,12 +207,13 @@ def _run(
     separator = "; "
     save_failed = False
     try:
+        init_kwargs = cls.init_kwargs_from_command_line(arguments)
         source = ConfigSource.load(config_file=config_file)
         if deadline is None:
             deadline = source.section(_RUN_SPEC, "run")["deadline"]
         assert deadline is not None
         interrupts.start_deadline(deadline)
-        collector = cls(config_source=source)
+        collector = cls(config_source=source, **init_kwargs)
         collector.run_collection()
         interrupts.hold()
         status, outcome = ExitStatus.SUCCESS, "ok"
@@ -347,10 +356,14 @@ def collector_main(cls: type[RunnableCollector]) -> Callable[[Sequence[str] | No
         try:
             parser = OneLineErrorParser(description=f"Run {cls.__qualname__} once.")
             add_run_options(parser)
-            args = parser.parse_args(argv)
+            args, arguments = parser.parse_known_args(argv)
             return int(
                 run_collector(
-                    cls, config_file=args.config, verbose=args.verbose, deadline=args.deadline
+                    cls,
+                    config_file=args.config,
+                    verbose=args.verbose,
+                    deadline=args.deadline,
+                    arguments=arguments,
                 )
             )
         except KeyboardInterrupt as exc:  # while the command line was read
