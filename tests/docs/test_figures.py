@@ -183,15 +183,39 @@ def test_the_page_include_leaves_out_what_would_date_or_repeat() -> None:
     assert "929 passed" not in page and "| test suite: uv run pytest | 233 s |" in page
 
 
-def test_prose_elsewhere_quotes_the_tests_parameters() -> None:
-    from tests.reliability.test_single_instance import INSTANCES
+def _elsewhere(name: str) -> float:
+    from tests.docs import test_reading_path
+    from tests.reliability import test_kill_during_save, test_single_instance
+    from tests.support import mounts
 
+    return {
+        "INSTANCES": test_single_instance.INSTANCES,
+        "OTHERS": test_single_instance.INSTANCES - 1,
+        "KILLS_WANTED": test_kill_during_save.KILLS_WANTED,
+        "TMPFS_KIB": int(
+            inspect.signature(mounts.tmpfs).parameters["size"].default.removesuffix("k")
+        ),
+        "WORDS_BEFORE_THE_CODE": test_reading_path.WORDS_BEFORE_THE_CODE,
+        "STATEFUL_COLLECTORS_WORDS": test_reading_path.STATEFUL_COLLECTORS_WORDS,
+    }[name]
+
+
+ELSEWHERE = [
+    ("production.md", r"Started (\w+) at\s+once, exactly one instance", "INSTANCES"),
+    ("production.md", r"and the (\w+) others\s+exit\s+with status 5", "OTHERS"),
+    ("about/tests.md", r"renaming\), at least (\d+)\s+times", "KILLS_WANTED"),
+    ("about/tests.md", r"a real (\d+) KiB `tmpfs`", "TMPFS_KIB"),
+    ("about/tests.md", r"within ([\d,]+) words of the start", "WORDS_BEFORE_THE_CODE"),
+    ("about/tests.md", r"\*Stateful collectors\* within ([\d,]+)", "STATEFUL_COLLECTORS_WORDS"),
+]
+"""Figures of other pages that quote a test's parameters (test_site.py checks more)."""
+
+
+@pytest.mark.parametrize(("page", "phrase", "name"), ELSEWHERE, ids=[n for *_, n in ELSEWHERE])
+def test_prose_elsewhere_quotes_the_tests_parameters(page: str, phrase: str, name: str) -> None:
     words = {"eight": 8, "seven": 7}
-    text = (ROOT / "docs" / "production.md").read_text(encoding="utf-8")
-    match = re.search(
-        r"Started (\w+) at\s+once, exactly one instance fetches and publishes, "
-        r"and the (\w+) others",
-        text,
-    )
-    assert match, "docs/production.md: the single-instance figures are gone; update this test"
-    assert (words[match.group(1)], words[match.group(2)]) == (INSTANCES, INSTANCES - 1)
+    match = re.search(phrase, (ROOT / "docs" / page).read_text(encoding="utf-8"))
+    assert match, f"docs/{page}: {phrase!r} is gone; update this test"
+    quoted = match.group(1)
+    value = words[quoted] if quoted in words else _number(quoted)
+    assert value == _elsewhere(name), (page, quoted)
