@@ -86,7 +86,7 @@ def render_svg(rows: Sequence[Row], machine: Mapping[str, str]) -> str:
         ]
     caption = (
         f"Measured {machine.get('date', '?')} on {machine.get('CPU', '?')}, "
-        f"{machine.get('cores', '?')} cores, {machine.get('kernel', '?')}, "
+        f"{machine.get('cores', '?')} cores, "
         f"{machine.get('Python', '?')}, RabbitMQ {machine.get('RabbitMQ', '?')}"
     )
     parts += [

@@ -6,9 +6,8 @@ next page fixes that. Run it with the demo feed serving on port 8808:
     stateful-collectors run first_collector:FirstCollector --config first_collector.conf
 """
 
-import urllib.request
-
 from stateful_collectors import BaseCollector
+from stateful_collectors.http import fetch
 
 
 class FirstCollector(BaseCollector):
@@ -17,19 +16,24 @@ class FirstCollector(BaseCollector):
     config_spec = """
         [first_collector]
         url :: str
-        timeout = 30 :: float
+        download_timeout = 30 :: float          # seconds for the whole download
+        download_max_bytes = 10000000 :: int    # the largest answer accepted
     """
-
-    def get_source_channel(self, **processed_data):
-        return "items"
-
-    def get_output_data_body(self, **kwargs):
-        with urllib.request.urlopen(
-            self.config["url"], timeout=self.config["timeout"]
-        ) as response:
-            return response.read()
 
     def start_publishing(self):
         output_rk, output_data_body, output_prop_kwargs = self.get_output_components()
         self.publish_output(output_rk, output_data_body, output_prop_kwargs)
         self.inner_stop()
+
+    def get_source_channel(self, **processed_data):
+        return "items"
+
+    def get_output_data_body(self, **kwargs):
+        # fetch() bounds the whole download, not each read: a source that sends one byte
+        # every few seconds fails the run after download_timeout, instead of holding it
+        response = fetch(
+            self.config["url"],
+            timeout=self.config["download_timeout"],
+            max_bytes=self.config["download_max_bytes"],
+        )
+        return response.body

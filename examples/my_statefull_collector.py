@@ -1,4 +1,4 @@
-r"""The seed's MyStatefullCollector, complete: its `_download` fetches from a real feed.
+r"""n6's MyStatefullCollector, complete: its `_download` fetches from a real feed.
 
 Run it with the demo feed serving on port 8808 (`stateful-collectors demo-feed`)
 and a config file naming `state_dir` and `url` (my_statefull_collector.conf):
@@ -22,7 +22,7 @@ class FeedData:
     """What `_download` returns: the new items as the message body, and their newest
     time."""
 
-    # A plain class, not a dataclass: `import dataclasses` alone costs each run ~10 ms.
+    # A plain class, not a dataclass: every run would pay for importing `dataclasses`.
     def __init__(self, items, time_utc):
         self.items = items
         self.time_utc = time_utc

@@ -16,30 +16,48 @@ import sys
 QUEUE = "tutorial"
 
 
-def describe(routing_key, message_id, body):
-    """`routing key: items 4, 5 (message id 1a2b3c4d...)` for a body of feed items.
+def describe(routing_key, message_id, body, content_type=None):
+    """`routing key: items 4, 5 (message id 1a2b3c4d...)`: one message, on one line."""
+    what = contents(body, content_type)
+    return f"{routing_key}: {what} (message id {message_id[:8]}...)"
 
-    A body of one item (a JSON object) is `item 7`; any other body, its size.
+
+def contents(body, content_type=None):
+    """What a body holds: the ids of feed items, else its lines of text, else its size.
+
+    A JSON list of items is `items 4, 5` (`no items` when empty), one item is
+    `item 7`; a text body, such as CSV rows, is `3 lines of text/csv`; any
+    other body is `1024 bytes`.
     """
     try:
         data = json.loads(body)
-        if isinstance(data, dict):
-            what = f"item {data['id']}"
-        else:
-            ids = [item["id"] for item in data]
-            what = f"items {', '.join(map(str, ids))}" if ids else "no items"
-    except (ValueError, TypeError, KeyError):
-        what = f"{len(body)} bytes"
-    return f"{routing_key}: {what} (message id {message_id[:8]}...)"
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and "id" in data:
+        return f"item {data['id']}"
+    if isinstance(data, list) and all(isinstance(i, dict) and "id" in i for i in data):
+        ids = [item["id"] for item in data]
+        return f"items {', '.join(map(str, ids))}" if ids else "no items"
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"{len(body)} bytes"
+    lines = [line for line in text.splitlines() if line.strip()]
+    kind = content_type or "text"
+    return f"{len(lines)} line{'' if len(lines) == 1 else 's'} of {kind}"
 
 
 def print_outbox(path):
     from stateful_collectors.sinks.outbox import read_outbox
 
     for message in read_outbox(path):
+        properties = message.properties
         print(
             describe(
-                message.routing_key, message.properties["message_id"], message.body
+                message.routing_key,
+                properties["message_id"],
+                message.body,
+                properties.get("content_type"),
             )
         )
 
@@ -58,7 +76,14 @@ def print_queue(url):
             method, properties, body = channel.basic_get(QUEUE)
             if method is None:
                 break
-            print(describe(method.routing_key, properties.message_id, body))
+            print(
+                describe(
+                    method.routing_key,
+                    properties.message_id,
+                    body,
+                    properties.content_type,
+                )
+            )
             channel.basic_ack(method.delivery_tag)
             taken += 1
         if not taken:

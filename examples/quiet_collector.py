@@ -1,6 +1,6 @@
 """MyStatefullCollector, refined: a run that finds nothing new publishes nothing.
 
-The seed's collector publishes one message per run even when the feed has
+n6's example collector publishes one message per run even when the feed has
 nothing new (its body is then an empty list `[]`). This subclass skips the
 publishing in that case; the state is saved as usual.
 

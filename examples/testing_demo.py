@@ -70,7 +70,7 @@ def test_a_run_with_nothing_new_keeps_the_state(config):
 
     run = collect(MyStatefullCollector, config)
 
-    assert item_ids(run) == [[]]  # the seed's collector publishes one message per run
+    assert item_ids(run) == [[]]  # n6's example collector publishes one message per run
     assert run.state == first.state
 
 

@@ -15,12 +15,14 @@ pass the docs tests"). The machinery is in tests/support/docs/;
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 import pytest
 from pytest_examples import CodeExample, EvalExample, run_code
 
+from tests.support import ROOT
 from tests.support.docs.blocks import (
     BLOCKS,
     PrintLines,
@@ -35,6 +37,8 @@ from tests.support.docs.transcripts import (
     DOC_POSTGRESQL_DATABASE,
     PENDING_UPDATES,
     PendingUpdate,
+    Sandbox,
+    Transcript,
     TranscriptError,
     pages_with_transcripts,
     replay,
@@ -121,6 +125,54 @@ def test_block_discovery_finds_every_source() -> None:
 # ---------------------------------------------------------------- console transcripts
 
 
+RESET_PAGE = ROOT / "docs" / "index.md"
+RESET_HEADING = "## Your tutorial directory"
+"""The one place that shows how to clear the tutorial directory (the reset snippet)."""
+RESET_LINK = re.compile(r"\]\((?:\.\./)*index\.md#your-tutorial-directory\)")
+"""A link to it: a page that shows it before its first transcript starts afresh."""
+
+
+def reset_transcript() -> Transcript:
+    """The console block under the Introduction's heading 'Your tutorial directory'."""
+    text = RESET_PAGE.read_text(encoding="utf-8")
+    start = text.index(f"{RESET_HEADING}\n")
+    end = text.find("\n## ", start + 1)
+    end = len(text) if end < 0 else end
+    found = [t for t in transcripts_of(RESET_PAGE) if start <= t.fence.body_start < end]
+    assert len(found) == 1, f"docs/index.md: one console block under {RESET_HEADING!r}"
+    return found[0]
+
+
+def starts_afresh(page: Path, transcripts: list[Transcript]) -> bool:
+    """Whether the page links to the reset snippet before its first transcript."""
+    if page == RESET_PAGE or not transcripts:
+        return False
+    link = RESET_LINK.search(page.read_text(encoding="utf-8"))
+    return link is not None and link.start() < transcripts[0].fence.body_start
+
+
+def reset(sandbox: Sandbox) -> None:
+    """Do what the reset snippet says, as the reader does before such a page."""
+    for command in reset_transcript().commands:
+        output = sandbox.run(command, update=False)
+        if output != command.expected:
+            raise TranscriptError(f"the reset snippet printed {output!r}")
+
+
+def test_the_reset_snippet_is_on_one_page_and_linked() -> None:
+    """One page shows how to clear the tutorial directory; the pages that need it link there."""
+    shown = [
+        relative(page)
+        for page in pages_with_transcripts()
+        if any("rm -rf state" in c.text for t in transcripts_of(page) for c in t.commands)
+    ]
+    assert shown == [relative(RESET_PAGE)], shown
+    assert "rm -rf state" in reset_transcript().commands[0].text
+    pages = pages_with_transcripts()
+    linked = [page for page in pages if starts_afresh(page, transcripts_of(page))]
+    assert len(linked) >= 10, [relative(page) for page in linked]
+
+
 def _queue_names(broker) -> set[str]:
     output = broker.ctl("list_queues", "--quiet", "--no-table-headers", "name")
     return {line.strip() for line in output.splitlines() if line.strip()}
@@ -158,6 +210,8 @@ def test_console_transcripts(page: Path, tmp_path: Path, request: pytest.Fixture
     result = problem = None
     try:
         with sandbox_at(tmp_path) as sandbox:
+            if starts_afresh(page, transcripts):
+                reset(sandbox)
             result = replay(
                 transcripts,
                 sandbox,
@@ -180,10 +234,11 @@ def test_console_transcripts(page: Path, tmp_path: Path, request: pytest.Fixture
             PENDING_UPDATES.append(PendingUpdate(page, index, commands, outputs))
     elif result.differences:
         hint = ""
-        if not any("rm -rf state" in c.text for t in transcripts for c in t.commands):
+        if page != RESET_PAGE and not starts_afresh(page, transcripts):
             hint = (
-                "\n\n(This page has no reset box: its sandbox starts with what an earlier "
-                "page leaves, a state and an outbox; see docs/about/writing-pages.md.)"
+                "\n\n(This page does not link to the reset snippet, "
+                "index.md#your-tutorial-directory, before its first transcript: its sandbox "
+                "starts with what an earlier page leaves, a state and an outbox.)"
             )
         pytest.fail("\n\n".join(result.differences) + hint, pytrace=False)
     if result.stopped:

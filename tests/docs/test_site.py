@@ -204,7 +204,7 @@ def test_reader_pages_speak_to_the_reader(built_site: Path) -> None:
     """No reader page talks about the tests, the harness, CI, 'this machine' or 'the seed'.
 
     Code is left out (a reader's own test module may say `pytest`); the pages
-    under About this library are for maintainers and may.
+    under For contributors (about/) are for maintainers and may.
     """
     problems = []
     for name, text in _pages(built_site):

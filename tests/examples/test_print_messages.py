@@ -71,14 +71,28 @@ def test_print_messages_declares_and_drains_its_queue(broker, tmp_path):
         broker.delete_queue("tutorial")
 
 
-def test_print_messages_describes_one_item_a_list_and_anything_else(tmp_path):
+def test_print_messages_describes_items_text_and_anything_else(tmp_path):
+    """Feed items by id; a text body (a CSV file's rows) by its lines; other bytes by size."""
     from stateful_collectors.sinks import Exchange
     from stateful_collectors.sinks.outbox import OutboxSink as Outbox
 
+    csv_rows = b"2026-11-27T20:02:00Z,host-3.example.net,low\n\n2026-11-27T20:01:00Z,h,x"
+    messages = [
+        (b'{"id": 7, "title": "x"}', None),
+        (b'[{"id": 1}, {"id": 2}]', None),
+        (b"[]", None),
+        (csv_rows, "text/csv"),
+        (b"host-1\n", None),
+        (b'[{"url": "http://a.example/"}]', "application/json"),
+        (b"\xff\xfe\x00", None),
+    ]
     outbox = Outbox(tmp_path / "outbox.jsonl")
     outbox.open([Exchange("raw")])
-    for body in (b'{"id": 7, "title": "x"}', b'[{"id": 1}, {"id": 2}]', b"[]", b"host-1\n"):
-        outbox.publish("raw", "demo.items", body, {"message_id": "0123456789abcdef"})
+    for body, content_type in messages:
+        properties = {"message_id": "0123456789abcdef"}
+        if content_type:
+            properties["content_type"] = content_type
+        outbox.publish("raw", "demo.items", body, properties)
     outbox.confirm_all()
     outbox.close()
     result = subprocess.run(
@@ -92,5 +106,8 @@ def test_print_messages_describes_one_item_a_list_and_anything_else(tmp_path):
         "demo.items: item 7 (message id 01234567...)",
         "demo.items: items 1, 2 (message id 01234567...)",
         "demo.items: no items (message id 01234567...)",
-        "demo.items: 7 bytes (message id 01234567...)",
+        "demo.items: 2 lines of text/csv (message id 01234567...)",
+        "demo.items: 1 line of text (message id 01234567...)",
+        "demo.items: 1 line of application/json (message id 01234567...)",
+        "demo.items: 3 bytes (message id 01234567...)",
     ]

@@ -20,8 +20,10 @@ import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from tests.support import ROOT, clean_env
 
@@ -42,14 +44,31 @@ BUILD_SECONDS: dict[str, float] = {}
 """How long each build of this session took, by name (`material`, `zensical`), as measured."""
 
 
-def _watched(config: Path) -> tuple[str, ...]:
-    """The paths under `watch:` in mkdocs.yml (what a page includes or the downloads use)."""
-    block = re.search(r"^watch:\n((?:  - .*\n)+)", config.read_text(), re.M)
-    assert block, f"{config} has no watch: list"
-    return tuple(line.split("- ", 1)[1].strip() for line in block.group(1).splitlines())
+class _InertLoader(yaml.SafeLoader):
+    """YAML's safe loader that reads mkdocs.yml's `!!python/...` tags as plain values.
+
+    The tags name code that the builds run (the fences' renderer, the downloads);
+    reading the file here must not run it.
+    """
 
 
-SITE_SOURCES = ("mkdocs.yml", "docs", *_watched(ROOT / "mkdocs.yml"))
+def _inert(loader: _InertLoader, suffix: str, node: yaml.Node) -> object:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)  # type: ignore[arg-type]
+
+
+_InertLoader.add_multi_constructor("tag:yaml.org,2002:python/", _inert)
+
+
+def mkdocs_config() -> dict[str, Any]:
+    """mkdocs.yml as data, its Python tags left unrun."""
+    return yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=_InertLoader)
+
+
+SITE_SOURCES = ("mkdocs.yml", "docs", *mkdocs_config()["watch"])
 """What the site is built from: the config, the pages, and what mkdocs.yml watches (the
 library for the API pages and the wheel, the examples, the changelog the site includes...)."""
 

@@ -33,6 +33,7 @@ def test_every_cookbook_path_is_one_entry_of_the_routing_table():
         assert ("GET", f"/cookbook/channels/{name}.json") in routes
     assert {
         ("GET", "/cookbook/blocklist.txt"),
+        ("GET", "/cookbook/blocklist.csv"),
         ("GET", "/cookbook/pages"),
         ("GET", "/cookbook/api/items"),
         ("GET", "/cookbook/ids"),
@@ -40,7 +41,7 @@ def test_every_cookbook_path_is_one_entry_of_the_routing_table():
         ("GET", "/cookbook/limited.json"),
         ("POST", "/cookbook/fault"),
     } <= routes
-    assert len(demo_cookbook.ROUTES) == 13
+    assert len(demo_cookbook.ROUTES) == 14
 
 
 def test_the_blocklist_changes_in_place_and_answers_304_when_it_did_not():

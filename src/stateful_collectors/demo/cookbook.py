@@ -5,6 +5,8 @@ each under its own path (GET):
 
 * `/cookbook/blocklist.txt`: a blocklist that changes in place, with `ETag`
   and `Last-Modified`; `304 Not Modified` when it has not changed;
+* `/cookbook/blocklist.csv`: the feed's items as a whole CSV file, newest
+  first, after `#` comment lines: `first_seen,host,severity`, no id column;
 * `/cookbook/pages?cursor=C`: the feed's items, `page_size` a page, as
   `{"items": [...], "next": C, "has_more": bool}`; `next` is an opaque cursor;
 * `/cookbook/api/items?since=T`: the feed's items (as `/items.json`), for a
@@ -31,10 +33,11 @@ Tests and pages change the sources with a small control API (POST):
   more requests for `P` (0 by default), the next `N` get status `S` (and
   `Retry-After: R`); `count=0` clears them.
 
-The feed's own `POST /add?count=N` adds items to the three endpoints that
-serve the feed's items (`pages`, `api/items`, `limited.json`). Every count is
-capped, as the feed's are; the sources' times start at the feed's first
-item's time and move only when told, so every answer is the same on every run.
+The feed's own `POST /add?count=N` adds items to the four endpoints that
+serve the feed's items (`blocklist.csv`, `pages`, `api/items`,
+`limited.json`). Every count is capped, as the feed's are; the sources' times
+start at the feed's first item's time and move only when told, so every
+answer is the same on every run.
 
 Example:
     ```python
@@ -456,6 +459,14 @@ class CookbookSources:
             return Answer(HTTPStatus.NOT_MODIFIED, "", b"", headers)
         return Answer(HTTPStatus.OK, "text/plain; charset=utf-8", body, headers)
 
+    def _blocklist_csv(self, request: Request) -> Answer:
+        rows = [
+            f"{item['time']},host-{item['id']}.example.net,{item['severity']}"
+            for item in reversed(request.feed.items())
+        ]
+        lines = ["# Demo blocklist, newest first", "# first_seen,host,severity", *rows]
+        return Answer(HTTPStatus.OK, "text/csv; charset=utf-8", "\n".join(lines).encode())
+
     def _pages(self, request: Request) -> Answer:
         cursor = request.query.get("cursor", "")
         last_id = _decode_cursor(cursor) if cursor else 0
@@ -583,6 +594,7 @@ _Route = Callable[[CookbookSources, Request], Answer]
 
 ROUTES: dict[tuple[str, str], _Route] = {
     ("GET", "/cookbook/blocklist.txt"): CookbookSources._blocklist_txt,
+    ("GET", "/cookbook/blocklist.csv"): CookbookSources._blocklist_csv,
     ("GET", "/cookbook/pages"): CookbookSources._pages,
     ("GET", "/cookbook/api/items"): CookbookSources._api_items,
     ("GET", "/cookbook/ids"): CookbookSources._ids,

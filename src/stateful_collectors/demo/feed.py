@@ -501,6 +501,7 @@ POST /add?count=3                             add three new items now
 
 The Cookbook's sources (POST /cookbook/... changes them: see the guide):
 GET  /cookbook/blocklist.txt                  a file that changes in place (ETag, 304)
+GET  /cookbook/blocklist.csv                  the items as a CSV file, newest first
 GET  /cookbook/pages?cursor=...               the items, a page at a time
 GET  /cookbook/api/items?since=...            the items, for Authorization: Bearer TOKEN
 GET  /cookbook/ids?since_id=7                 records with an id above 7
