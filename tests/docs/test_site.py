@@ -241,7 +241,7 @@ def test_reader_pages_speak_to_the_reader(built_site: Path) -> None:
         ("about/tests.md", r"with a checkpoint every (\d+)\s+items", "CHECKPOINT_EVERY"),
         ("checkpoints.md", r"with a checkpoint\s+every (\d+) items", "CHECKPOINT_EVERY"),
         ("checkpoints.md", r"and a (hundred) new items per run", "BACKLOG"),
-        ("checkpoints.md", r"kill it with `SIGKILL` a\s+(hundred) times", "KILLS"),
+        ("checkpoints.md", r"[Kk]ill it with `SIGKILL` a\s+(hundred) times", "KILLS"),
         ("about/tests.md", r"Eight instances", "INSTANCES"),
         ("reference/cli.md", r"`--page-size` items \((\d+)\)", "PAGE_SIZE"),
         ("reference/cli.md", r"`--rate-limit` requests a minute \((\d+)\)", "RATE_LIMIT"),
