@@ -218,6 +218,34 @@ def test_reader_pages_speak_to_the_reader(built_site: Path) -> None:
     assert not problems, "\n".join(problems)
 
 
+N6_PAGE = ROOT / "docs" / "coming-from-n6.md"
+"""The one page about n6: what n6 does, and what differs, is said there."""
+
+
+def test_what_n6_does_is_said_on_coming_from_n6_only() -> None:
+    """No other page carries an "In n6" note; every link into n6's source names v4.40.0.
+
+    A note about n6 on a page of the reading path or of the Cookbook interrupts
+    a reader who does not use n6; it belongs on Coming from n6, which the page
+    may link to. Links into n6's repository point at the release the guide
+    describes, so that a line number stays the line it names.
+    """
+    notes = [
+        relative
+        for path in sorted((ROOT / "docs").rglob("*.md"))
+        if path != N6_PAGE
+        and re.search(r'^\s*(?:!!!|\?\?\?\+?) \w+ "In n6"', path.read_text(encoding="utf-8"), re.M)
+        for relative in [path.relative_to(ROOT).as_posix()]
+    ]
+    assert not notes, f"an In n6 note outside docs/coming-from-n6.md: {notes}"
+    links = re.findall(
+        r"https://github\.com/CERT-Polska/n6/(?:blob|tree)/([^/)\s]+)/",
+        "\n".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "docs").rglob("*.md"))),
+    )
+    assert links, "Coming from n6 lost its links to n6's source"
+    assert set(links) == {"v4.40.0"}, sorted(set(links))
+
+
 @pytest.mark.parametrize(
     ("page", "phrase", "value"),
     [
@@ -241,7 +269,7 @@ def test_reader_pages_speak_to_the_reader(built_site: Path) -> None:
         ("about/tests.md", r"with a checkpoint every (\d+)\s+items", "CHECKPOINT_EVERY"),
         ("checkpoints.md", r"with a checkpoint\s+every (\d+) items", "CHECKPOINT_EVERY"),
         ("checkpoints.md", r"and a (hundred) new items per run", "BACKLOG"),
-        ("checkpoints.md", r"kill it with `SIGKILL` a\s+(hundred) times", "KILLS"),
+        ("checkpoints.md", r"[Kk]ill it with `SIGKILL` a\s+(hundred) times", "KILLS"),
         ("about/tests.md", r"Eight instances", "INSTANCES"),
         ("reference/cli.md", r"`--page-size` items \((\d+)\)", "PAGE_SIZE"),
         ("reference/cli.md", r"`--rate-limit` requests a minute \((\d+)\)", "RATE_LIMIT"),

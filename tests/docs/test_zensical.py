@@ -124,11 +124,12 @@ def test_the_recorded_comparison(
             f"{printed}\n\n"
             f"The command took {zensical_build.seconds:.1f} s; `mkdocs build --strict` "
             f"(Material) took {BUILD_SECONDS['material']:.1f} s on the same machine, in the "
-            "same test run. Compared with Material's site: the same "
-            f"{len(_html_pages(zensical_site))} pages and navigation; "
-            f"{sum(diagrams.values())} diagrams on {len(diagrams)} pages in both; "
-            f"the same {len(names)} API names on `reference/api/`; the same downloads, "
-            f"{downloads}; requests outside the site in Chromium: 0.\n",
+            "same test run. Compared with Material's site:\n\n"
+            f"* the same {len(_html_pages(zensical_site))} pages and navigation;\n"
+            f"* {sum(diagrams.values())} diagrams on {len(diagrams)} pages in both;\n"
+            f"* the same {len(names)} API names on `reference/api/`;\n"
+            f"* the same downloads: {downloads};\n"
+            "* requests outside the site in Chromium: 0.\n",
             encoding="utf-8",
         )
     recorded = RECORDED.read_text(encoding="utf-8")

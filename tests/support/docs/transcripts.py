@@ -219,7 +219,8 @@ class Sandbox:
         A page replayed in a pristine directory would pass even if it forgot to
         say how to clear it; so the sandbox starts with a state and an outbox from
         an earlier run (and a config file in ~/.config). A page whose output
-        depends on them starts with its reset box (docs/about/writing-pages.md).
+        depends on them links to the reset snippet before its first transcript
+        (docs/about/writing-pages.md, "Starting afresh").
         """
         state = self.cwd / "state"
         state.mkdir(mode=0o700)
