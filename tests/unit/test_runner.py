@@ -137,7 +137,7 @@ def test_the_default_deadline_is_an_hour(tmp_path, capsys):
             "",
             2,
             "stateful-collectors run: argument --deadline: 'nan' is not a number of seconds "
-            "greater than 0; write e.g. 3600 (see stateful-collectors run --help)",
+            "greater than 0; write e.g. 30 (see stateful-collectors run --help)",
             id="--deadline nan",
         ),
         pytest.param(
@@ -145,7 +145,7 @@ def test_the_default_deadline_is_an_hour(tmp_path, capsys):
             "",
             2,
             "stateful-collectors run: argument --deadline: '0' is not a number of seconds "
-            "greater than 0; write e.g. 3600 (see stateful-collectors run --help)",
+            "greater than 0; write e.g. 30 (see stateful-collectors run --help)",
             id="--deadline 0",
         ),
         pytest.param(
@@ -153,7 +153,7 @@ def test_the_default_deadline_is_an_hour(tmp_path, capsys):
             "[run]\ndeadline = 10d\n",
             3,
             "Counter: {config}: [run] option 'deadline' = '10d': the value is not a number of "
-            "seconds greater than 0; write e.g. 3600",
+            "seconds greater than 0; write e.g. 30",
             id="[run] deadline = 10d",
         ),
         pytest.param(

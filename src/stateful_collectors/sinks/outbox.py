@@ -59,7 +59,7 @@ from stateful_collectors._value import Value
 from stateful_collectors.config import ConfigSource, ConfigSpec
 from stateful_collectors.errors import PublishError, StateFileError
 from stateful_collectors.fs import (
-    check_private_directory,
+    ensure_private_directory,
     fsync_directory,
     open_private_file,
     open_regular_file,
@@ -151,16 +151,8 @@ class OutboxSink:
         self._exchanges = {exchange.name for exchange in exchanges}
         path = os.fspath(self.path)
         directory = os.path.dirname(path) or "."
+        ensure_private_directory(directory, path, what="outbox dir", option="[outbox] path")
         try:
-            try:
-                info = os.stat(directory)
-            except FileNotFoundError:
-                os.makedirs(directory, mode=0o700, exist_ok=True)
-                fsync_directory(os.path.dirname(os.path.abspath(directory)))
-                info = os.stat(directory)
-            check_private_directory(
-                directory, info, path, what="outbox dir", option="[outbox] path"
-            )
             flags = os.O_RDWR | os.O_APPEND
             try:
                 self._fd = open_private_file(path, flags, "outbox", remedy=_REMEDY)
