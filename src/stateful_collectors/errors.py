@@ -223,7 +223,7 @@ def describe_exception(exc: BaseException) -> str:
     print(describe_exception(KeyError()))
     #> KeyError
     print(describe_exception(RuntimeError("x" * 3000))[-40:])
-    #> xxxxxxxxx... [2730 more characters left out]
+    #> xxxxx... [2730 more characters left out]
     ```
     """
     from stateful_collectors.runtime.output import shorten  # it imports nothing of the package

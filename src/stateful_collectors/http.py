@@ -51,9 +51,8 @@ Example:
         try:
             fetch(f"{server.url}/items.json", max_bytes=100)
         except DownloadError as error:
-            print(*str(error).split(": ", 1)[1].split("; "), sep="\n")
+            print(str(error).split(": ", 1)[1].split("; ")[0])
             #> the answer is larger than 100 bytes
-            #> raise download_max_bytes (fetch()'s max_bytes) if the source really sends that much
     ```
 """
 

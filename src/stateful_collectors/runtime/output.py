@@ -33,8 +33,8 @@ Example:
     #> failed: http://me:***@example.org/x?api_key=***&page=2: 404
     print(line("state dir /srv/a\nb is not a directory"))
     #> state dir /srv/a\nb is not a directory
-    print(line("x" * 50, limit=40))
-    #> xxxxxxxxxxxxx [... 23 characters left out] xxxx
+    print(line("x" * 100, limit=60))
+    #> xxxxxxxxxx [... 70 characters left out] xxxxxxxxxxxxxxxxxxxx
     ```
 """
 
@@ -74,7 +74,9 @@ _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/?#@:'\"]*):([^\s/?#]*)@
 _SECRET_NAME = (
     r"(?:[\w.-]*(?:token|key|pass|pwd|secret|auth|signature|credential|session)[\w.-]*|sig)"
 )
-_SECRET_PAIR = re.compile(rf"(?i)(?<![\w.-])({_SECRET_NAME}=)([^\s&#;'\"]+)")
+_SECRET_PAIR = re.compile(
+    rf"(?i)(?<![\w.-])({_SECRET_NAME}=)((?:[^\s&#;'\":,)]|[:,)](?!\s|$))+)"
+)
 """`NAME=VALUE` with a secret-looking name: a query parameter, a libpq option."""
 
 _AUTHORIZATION = re.compile(
@@ -148,9 +150,9 @@ def shorten(text: str, limit: int = MAX_LINE_CHARS, *, keep_end: bool = True) ->
     from stateful_collectors.runtime.output import shorten
 
     print(shorten("0123456789" * 8, 50))
-    #> 01234567890123 [... 44 characters left out] 678901234567890123456789
+    #> 012345 [... 60 characters left out] 67890123456789
     print(shorten("0123456789" * 8, 50, keep_end=False))
-    #> 012345678901234567890123... [50 more characters left out]
+    #> 01234567890123456789... [60 more characters left out]
     ```
     """
     if len(text) <= limit:

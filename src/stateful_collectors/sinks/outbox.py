@@ -83,9 +83,15 @@ _REMEDY = f"point [outbox] path (or ${OUTBOX_ENV_VAR}) at a file of your own"
 
 
 def default_outbox_path(env: Mapping[str, str] | None = None) -> Path:
-    """`$XDG_DATA_HOME/stateful-collectors/outbox.jsonl`, `~/.local/share/...` by default."""
+    """`$XDG_DATA_HOME/stateful-collectors/outbox.jsonl`, `~/.local/share/...` by default.
+
+    A `$XDG_DATA_HOME` that is not an absolute path is ignored, as the XDG base
+    directory rules say.
+    """
     env = os.environ if env is None else env
-    data_home = env.get("XDG_DATA_HOME") or str(Path("~/.local/share").expanduser())
+    data_home = env.get("XDG_DATA_HOME", "")
+    if not os.path.isabs(data_home):
+        data_home = str(Path("~/.local/share").expanduser())
     return Path(data_home) / "stateful-collectors" / "outbox.jsonl"
 
 
