@@ -329,18 +329,20 @@ def check_private_directory(
     *,
     what: str = "state dir",
     option: str = "state_dir",
+    names_a_file: bool = False,
 ) -> None:
     """Refuse a directory that is no directory, another user's, or that group or others may write.
 
     `protected` names the file the directory holds, for the message: whoever
     can write the directory can replace that file. The directory must belong
     to this user or to root (root's directories are root's to protect).
-    `what` and `option` name the directory and the setting that chose it.
+    `what` and `option` name the directory and the setting that chose it;
+    `names_a_file` says the setting names a file in the directory (an outbox).
     """
     if not stat.S_ISDIR(info.st_mode):
         raise StateFileError(
             f"{what} {directory} is not a directory (it is {_kind(info.st_mode)}); "
-            f"point {option} at a directory"
+            f"{_point(option, names_a_file)}"
         )
     if info.st_uid not in (os.geteuid(), 0):
         raise StateFileError(
@@ -357,7 +359,12 @@ def check_private_directory(
 
 
 def ensure_private_directory(
-    directory: str, protected: str, *, what: str = "state dir", option: str = "state_dir"
+    directory: str,
+    protected: str,
+    *,
+    what: str = "state dir",
+    option: str = "state_dir",
+    names_a_file: bool = False,
 ) -> None:
     """Create `directory` (mode 0700, made durable) if it is missing, then check it.
 
@@ -375,11 +382,20 @@ def ensure_private_directory(
             fsync_directory(os.path.dirname(os.path.abspath(directory)))
             info = os.stat(directory)
     except OSError as exc:
-        raise _directory_error(exc, directory, what, option) from None
-    check_private_directory(directory, info, protected, what=what, option=option)
+        raise _directory_error(exc, directory, what, option, names_a_file) from None
+    check_private_directory(
+        directory, info, protected, what=what, option=option, names_a_file=names_a_file
+    )
 
 
-def _directory_error(exc: OSError, directory: str, what: str, option: str) -> StateFileError:
+def _point(option: str, names_a_file: bool) -> str:
+    where = "a file in a directory" if names_a_file else "a directory"
+    return f"point {option} at {where}"
+
+
+def _directory_error(
+    exc: OSError, directory: str, what: str, option: str, names_a_file: bool
+) -> StateFileError:
     """What to say when `directory` cannot be reached or made."""
     if exc.errno == errno.ENOTDIR:  # a file where a directory must be: say which one
         path = os.path.abspath(directory)
@@ -392,9 +408,11 @@ def _directory_error(exc: OSError, directory: str, what: str, option: str) -> St
             if not stat.S_ISDIR(info.st_mode):
                 return StateFileError(
                     f"{what} {directory} is not a directory ({path} is "
-                    f"{_kind(info.st_mode)}); point {option} at a directory"
+                    f"{_kind(info.st_mode)}); {_point(option, names_a_file)}"
                 )
-        return StateFileError(f"{what} {directory} is not a directory; point {option} at one")
+        return StateFileError(
+            f"{what} {directory} is not a directory; {_point(option, names_a_file)}"
+        )
     hint = {
         errno.EACCES: f"give the collector's user access to it, or point {option} elsewhere",
         errno.EPERM: f"give the collector's user access to it, or point {option} elsewhere",

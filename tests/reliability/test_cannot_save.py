@@ -265,3 +265,41 @@ def test_a_save_that_fails_after_publishing_names_the_file_and_the_consequence(
     assert not [name for name in os.listdir(state_dir) if name.endswith(".tmp")]
     assert again.returncode == 0, again.stderr
     assert bodies == [b"run 1", b"run 2", b"run 2"]  # the failed run's message, published again
+
+
+def test_the_probe_reserves_as_much_as_the_state_takes(tmp_path, mounted, summary):
+    """A 30 KiB state with 12 KiB free: refused before publishing, though 512 bytes would fit.
+
+    The save writes a whole new copy next to the old state, so the probe must
+    find room for the state's size, not for a token amount.
+    """
+    state_dir = mounted / "state"
+    target = "tests.support.collectors.cli:Counter"
+    config = counter_config(tmp_path, state_dir, 30 * 1024)
+    first = run_cli("run", target, "--config", str(config))
+    assert first.returncode == 0, first.stderr
+    state_file = state_dir / "tests.support.collectors.cli.Counter.pickle"
+    saved = state_file.read_bytes()
+    assert len(saved) > 30 * 1024
+    filled = fill(mounted)
+    os.truncate(mounted / "filler", filled - 12 * 1024)  # 12 KiB free, no more
+    free = os.statvfs(mounted).f_bavail * os.statvfs(mounted).f_frsize
+    outbox = (tmp_path / "outbox.jsonl").read_bytes()
+
+    result = run_cli("run", target, "--config", str(config))
+
+    line = one_line(result.stderr)
+    summary(
+        f"a {len(saved)}-byte state with {free} bytes free: exit {result.returncode}, "
+        f"messages published: {len(read_outbox(tmp_path / 'outbox.jsonl')) - 1}"
+    )
+    assert free == 12 * 1024
+    assert result.returncode == ExitStatus.STATE_ERROR
+    assert line == (
+        f"Counter: failed: state dir {state_dir} cannot take a new state file (No space left "
+        "on device), so the state could not be saved after publishing; nothing was fetched: "
+        "free some space on its file system; nothing published; state not saved (the next run "
+        "starts from the previous state)"
+    )
+    assert (tmp_path / "outbox.jsonl").read_bytes() == outbox  # nothing published
+    assert state_file.read_bytes() == saved

@@ -187,3 +187,59 @@ def test_an_answer_cut_short_is_an_error_not_a_short_body():
 def test_nonsense_limits_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         fetch("http://127.0.0.1:9/", **kwargs)
+
+
+def recording_source(answer_for):
+    """A loopback HTTP server that records each request's path and headers, then answers.
+
+    `answer_for(path)` gives the status line and extra headers of the answer.
+    """
+    seen: list[dict[str, str]] = []
+
+    server = Source(lambda connection, stop: None)
+
+    def handle(connection: socket.socket) -> None:
+        with connection, contextlib.suppress(OSError):
+            request = connection.recv(65536).decode("latin-1")
+            head, *lines = request.split("\r\n\r\n")[0].split("\r\n")
+            headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in lines)}
+            seen.append({"path": head.split(" ")[1], **headers})
+            status, extra = answer_for(head.split(" ")[1])
+            connection.sendall(f"HTTP/1.1 {status}\r\nContent-Length: 2\r\n{extra}\r\n[]".encode())
+
+    server._handle = handle  # type: ignore[method-assign]
+    return server, seen
+
+
+def test_a_redirect_to_another_host_leaves_the_credentials_behind():
+    other, seen_there = recording_source(lambda path: ("200 OK", ""))
+    here, seen_here = recording_source(
+        lambda path: (
+            ("200 OK", "")
+            if path == "/same-origin"
+            else (
+                "302 Found",
+                f"Location: {'/same-origin' if path == '/stay' else other.url + '/x'}\r\n",
+            )
+        )
+    )
+    try:
+        user_and_password = here.url.replace("http://", "http://me:s3cret@")
+        fetch(f"{user_and_password}/stay")
+        fetch(f"{user_and_password}/leave")
+        fetch(f"{here.url}/leave", headers={"Authorization": "Bearer T", "Cookie": "c=1"})
+    finally:
+        here.close()
+        other.close()
+    basic = "Basic bWU6czNjcmV0"  # me:s3cret
+    assert [(s["path"], s.get("authorization")) for s in seen_here] == [
+        ("/stay", basic),
+        ("/same-origin", basic),  # the same scheme, host and port: kept
+        ("/leave", basic),
+        ("/leave", "Bearer T"),
+    ]
+    assert [(s["path"], s.get("authorization"), s.get("cookie")) for s in seen_there] == [
+        ("/x", None, None),
+        ("/x", None, None),
+    ]
+    assert all("@" not in s["host"] for s in seen_here)  # the URL asked for has no user in it

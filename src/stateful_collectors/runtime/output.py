@@ -74,9 +74,7 @@ _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/?#@:'\"]*):([^\s/?#]*)@
 _SECRET_NAME = (
     r"(?:[\w.-]*(?:token|key|pass|pwd|secret|auth|signature|credential|session)[\w.-]*|sig)"
 )
-_SECRET_PAIR = re.compile(
-    rf"(?i)(?<![\w.-])({_SECRET_NAME}=)((?:[^\s&#;'\":,)]|[:,)](?!\s|$))+)"
-)
+_SECRET_PAIR = re.compile(rf"(?i)(?<![\w.-])({_SECRET_NAME}=)((?:[^\s&#;'\":,)]|[:,)](?!\s|$))+)")
 """`NAME=VALUE` with a secret-looking name: a query parameter, a libpq option."""
 
 _AUTHORIZATION = re.compile(
@@ -218,14 +216,14 @@ def show_data(text: str) -> bool:
 def say_traceback(
     error: BaseException | tuple[type[BaseException], BaseException, TracebackType | None],
 ) -> bool:
-    """Write the traceback of `error` (`--verbose`): several lines, each masked and escaped."""
+    """Write the traceback of `error` (`--verbose`): several lines, each as `line()` makes it."""
     import traceback  # only --verbose needs it
 
     if isinstance(error, BaseException):
         text = "".join(traceback.format_exception(error))
     else:
         text = "".join(traceback.format_exception(*error))
-    lines = [escape(mask(part)) for part in text.rstrip("\n").split("\n")]
+    lines = [line(part) for part in text.rstrip("\n").split("\n")]
     return _write("stderr", "".join(f"{part}\n" for part in lines))
 
 

@@ -157,7 +157,9 @@ class OutboxSink:
         self._exchanges = {exchange.name for exchange in exchanges}
         path = os.fspath(self.path)
         directory = os.path.dirname(path) or "."
-        ensure_private_directory(directory, path, what="outbox dir", option="[outbox] path")
+        ensure_private_directory(
+            directory, path, what="outbox dir", option="[outbox] path", names_a_file=True
+        )
         try:
             flags = os.O_RDWR | os.O_APPEND
             try:
