@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import pwd
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -33,11 +35,11 @@ import pytest
 from stateful_collectors.errors import ExitStatus
 from stateful_collectors.runtime.runner import run_collector
 from stateful_collectors.sinks.outbox import read_outbox
-from tests.support import EXAMPLES
+from tests.support import EXAMPLES, ROOT, clean_env
 from tests.support.collectors.cli import Counter
 from tests.support.feeds import CountingFeed
 from tests.support.mounts import MountRefused, remount, tmpfs
-from tests.support.processes import run_cli
+from tests.support.processes import CLI, run_cli
 from tests.support.reliability import snapshot_files
 
 EXAMPLE = f"{EXAMPLES}/my_statefull_collector.py:MyStatefullCollector"
@@ -303,3 +305,35 @@ def test_the_probe_reserves_as_much_as_the_state_takes(tmp_path, mounted, summar
     )
     assert (tmp_path / "outbox.jsonl").read_bytes() == outbox  # nothing published
     assert state_file.read_bytes() == saved
+
+
+def test_a_log_on_a_full_disk_does_not_fail_a_run_that_saved(tmp_path, mounted, summary):
+    """`>> collector.log 2>&1` on a full disk: the lines are lost, the run's status is not.
+
+    The collector prints on its own too: Python buffers that, and would fail
+    to write it as the process exits (status 120) if the command did not set
+    a stream that cannot take it aside first.
+    """
+    fill(mounted)
+    log = mounted / "collector.log"
+    config = tmp_path / "chatty.conf"
+    config.write_text(
+        f"[counter]\nstate_dir = {tmp_path / 'state'}\nmode = chatty\n"
+        f"[outbox]\npath = {tmp_path / 'outbox.jsonl'}\n"
+    )
+    command = f'exec "$@" >> {log} 2>&1'
+    argv = ["bash", "-c", command, "bash", *CLI, "run", "tests.support.collectors.cli:Counter"]
+    result = subprocess.run(
+        [*argv, "--config", str(config)],
+        cwd=ROOT,
+        env=clean_env(PYTHONUNBUFFERED=None),  # as cron runs it: Python buffers stdout
+        timeout=60,
+        check=False,
+    )
+    state = pickle.loads(
+        (tmp_path / "state" / "tests.support.collectors.cli.Counter.pickle").read_bytes()
+    )
+    summary(f"a run logging to a full disk: exit {result.returncode}, state saved: {state}")
+    assert result.returncode == 0
+    assert state == {"runs": 1}
+    assert [m.body for m in read_outbox(tmp_path / "outbox.jsonl")] == [b"run 1"]

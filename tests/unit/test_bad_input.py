@@ -249,8 +249,7 @@ STATE_CASES = [
     StateCase(
         "state dir is a regular file",
         state_dir_is_a_file,
-        "state dir {dir} is not a directory (it is a regular file); point state_dir at a "
-        "directory",
+        "state dir {dir} is not a directory (it is a regular file); point state_dir at a directory",
     ),
     StateCase(
         "state file of another user",

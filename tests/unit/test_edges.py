@@ -431,6 +431,7 @@ def test_an_edge_through_the_command(case: Case, servers: dict[str, str], tmp_pa
     )
     if case.counter is not None:
         state_file = real_state_dir / f"{COUNTER.replace(':', '.')}.pickle"
+        values["state"] = str(state_file)
         state_file.write_bytes(pickle.dumps({"runs": 1}))
         state_file.chmod(0o600)
         config.write_text(
@@ -470,6 +471,7 @@ def test_an_edge_through_the_command(case: Case, servers: dict[str, str], tmp_pa
     assert not [secret for secret in SECRETS if secret in everything], everything
     after = state_file.read_bytes() if state_file.exists() else None
     if case.changes:
-        assert after is not None and pickle.loads(after) == {"last_utc": "2026-11-27T20:02:00Z"}
+        new = {"runs": 2} if case.counter else {"last_utc": "2026-11-27T20:02:00Z"}
+        assert after is not None and pickle.loads(after) == new
     else:
         assert after == before

@@ -19,8 +19,8 @@ LONG_FAILURE = "token=abc123 \x1b[31m" + "the source said " * 200 + "\x00end"
 class Counter(StatefulCollectorMixin, BaseCollector):
     """Publishes `run N`, remembers N; `mode` makes a run fail or block, `pad` grows its state.
 
-    Modes: ok, fail, fail-long (3 KB of exception text), block, swallow,
-    no-inner-stop, stop, and slow-close: after its save, `close()` writes
+    Modes: ok, fail, fail-long (3 KB of exception text), chatty (prints on
+    stdout), block, swallow, no-inner-stop, stop, and slow-close: after its save, `close()` writes
     `ready_file` and waits until `go_file` exists (a signal can land there).
     """
 
@@ -59,6 +59,8 @@ class Counter(StatefulCollectorMixin, BaseCollector):
             raise ConnectionError("the source went away")
         if mode == "fail-long":
             raise RuntimeError(LONG_FAILURE)
+        if mode == "chatty":  # a collector's own print(), as some have
+            print(f"published run {self.state['runs']}")
         if mode == "block":
             Path(self.config["ready_file"]).write_text("ready")
             time.sleep(120)  # until the test sends a signal
