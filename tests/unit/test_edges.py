@@ -30,8 +30,10 @@ from pathlib import Path
 
 import pytest
 
+from stateful_collectors.config import default_search_path
 from stateful_collectors.demo import DemoFeed
 from stateful_collectors.runtime.output import MAX_LINE_CHARS, escape
+from stateful_collectors.sinks.outbox import default_outbox_path
 from tests.support import EXAMPLES, ROOT, clean_env
 from tests.support.processes import CLI
 
@@ -475,3 +477,36 @@ def test_an_edge_through_the_command(case: Case, servers: dict[str, str], tmp_pa
         assert after is not None and pickle.loads(after) == new
     else:
         assert after == before
+
+
+def test_a_columns_variable_that_is_no_width_is_ignored():
+    """`$COLUMNS` of -5 lays out the help as an unset one does, not a word a line."""
+    usage = {}
+    for columns in ("-5", "0", "junk", None):
+        result = subprocess.run(
+            [*CLI, "run", "--help"],
+            env=clean_env(COLUMNS=columns),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        usage[columns] = result.stdout
+    assert usage["-5"] == usage["0"] == usage["junk"] == usage[None]
+    assert usage[None].startswith(
+        "usage: stateful-collectors run [-h] [--config FILE] [--deadline SECONDS] [-v]"
+    )
+
+
+def test_relative_xdg_directories_are_ignored_as_the_xdg_rules_say():
+    home = Path.home()
+    assert default_search_path({"XDG_CONFIG_HOME": "conf"})[1] == (
+        home / ".config" / "stateful-collectors"
+    )
+    assert default_outbox_path({"XDG_DATA_HOME": "data"}) == (
+        home / ".local" / "share" / "stateful-collectors" / "outbox.jsonl"
+    )
+    assert default_outbox_path({"XDG_DATA_HOME": "/srv/d"}) == Path(
+        "/srv/d/stateful-collectors/outbox.jsonl"
+    )
