@@ -335,6 +335,21 @@ CASES = [
         sections="[rabbitmq]\nsocket_timeout = 0\n",
     ),
     Case(
+        "[rabbitmq] ssl_ca_certfile that does not exist",
+        3,
+        "MyStatefullCollector: failed: {config}: [rabbitmq] option 'ssl_ca_certfile' names a "
+        "file that cannot be used (No such file or directory); give the path of a PEM file the "
+        "collector's user may read" + NOTHING,
+        sections="[rabbitmq]\nssl = true\nssl_ca_certfile = {tmp}/no-ca.pem\n",
+    ),
+    Case(
+        "an unknown option with a newline and a token, on the command line",
+        2,
+        "MyStatefullCollector: unrecognized arguments: --x\\ny?token=*** (MyStatefullCollector "
+        "takes no arguments of its own; see --help)",
+        argv=["run", TARGET, "--config", "{config}", "--x\ny?token=abc123"],
+    ),
+    Case(
         "a url whose port is out of range",
         1,
         "MyStatefullCollector: failed: http://127.0.0.1:99999/x?since=2026-11-27T20%3A01%3A00Z: "

@@ -284,7 +284,8 @@ class OneLineErrorParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(ExitStatus.USAGE_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        output.say(f"{self.prog}: {message} (see {self.prog} --help)")
+        self.exit(ExitStatus.USAGE_ERROR)
 
 
 def collector_main(cls: type[RunnableCollector]) -> Callable[[Sequence[str] | None], int]:

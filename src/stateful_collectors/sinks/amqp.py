@@ -148,20 +148,20 @@ _KEEPALIVE_PERIOD = 1.0  # seconds between two turns of the keeper thread
 
 
 def _connection_parameters(
-    options: Mapping[str, Any], url: str | None = None
+    options: Mapping[str, Any], url: str | None = None, where: str = "[rabbitmq]"
 ) -> pika.connection.Parameters:
-    """pika parameters from `[rabbitmq]` options, or from `url` when one is given."""
+    """pika parameters from `[rabbitmq]` options, or from `url` when one is given.
+
+    `where` names the options' file, for the line about a certificate file
+    that cannot be used.
+    """
     url = url or options.get("url") or None
     if url:
         parameters: pika.connection.Parameters = pika.URLParameters(url)
     else:
         ssl_options = None
         if options.get("ssl"):
-            import ssl
-
-            context = ssl.create_default_context(cafile=options.get("ssl_ca_certfile") or None)
-            if options.get("ssl_certfile"):
-                context.load_cert_chain(options["ssl_certfile"], options.get("ssl_keyfile") or None)
+            context = _ssl_context(options, where)
             ssl_options = pika.SSLOptions(context, options.get("host", "localhost"))
         parameters = pika.ConnectionParameters(
             host=options.get("host", "localhost"),
@@ -180,6 +180,27 @@ def _connection_parameters(
         parameters.socket_timeout = options.get("socket_timeout", 10)
     parameters.connection_attempts = 1
     return parameters
+
+
+def _ssl_context(options: Mapping[str, Any], where: str) -> Any:
+    """The TLS context of `ssl = true`; a certificate file it cannot use is a `ConfigError`."""
+    import ssl
+
+    option = "ssl_ca_certfile"
+    try:
+        context = ssl.create_default_context(cafile=options.get(option) or None)
+        if options.get("ssl_certfile"):
+            option = "ssl_certfile"
+            context.load_cert_chain(options["ssl_certfile"], options.get("ssl_keyfile") or None)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        if option == "ssl_certfile" and options.get("ssl_keyfile"):
+            option = "ssl_certfile' or 'ssl_keyfile"
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(
+            f"{where}: [rabbitmq] option '{option}' names a file that cannot be used "
+            f"({reason}); give the path of a PEM file the collector's user may read"
+        ) from None
+    return context
 
 
 def _describe_parameters(parameters: pika.connection.Parameters) -> str:
@@ -226,7 +247,7 @@ class AmqpSink:
             url = _amqp_url(variable) or None
         except ValueError as exc:
             raise ConfigError(f"${AMQP_URL_ENV_VAR} = {shown(variable)}: the value {exc}") from None
-        parameters = _connection_parameters(options, url)
+        parameters = _connection_parameters(options, url, options.origin)
         return cls(parameters, confirm_timeout=options["confirm_timeout"])
 
     @classmethod
