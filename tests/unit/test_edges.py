@@ -525,3 +525,37 @@ def test_relative_xdg_directories_are_ignored_as_the_xdg_rules_say():
     assert default_outbox_path({"XDG_DATA_HOME": "/srv/d"}) == Path(
         "/srv/d/stateful-collectors/outbox.jsonl"
     )
+
+
+def test_a_hard_linked_state_file_is_accepted_and_its_other_name_keeps_the_old_state(
+    servers: dict[str, str], tmp_path: Path
+) -> None:
+    """As *What the library protects you from* says: a save puts a new file in its place."""
+    state_dir = tmp_path / "state"
+    state_dir.mkdir(mode=0o700)
+    state_file = state_dir / STATE_NAME
+    state_file.write_bytes(SAVED)
+    state_file.chmod(0o600)
+    other_name = tmp_path / "other-name.pickle"
+    os.link(state_file, other_name)
+    config = tmp_path / "collector.conf"
+    config.write_text(
+        f"[my_statefull_collector]\nstate_dir = {state_dir}\nurl = {servers['feed']}/items.json\n"
+        f"[outbox]\npath = {tmp_path}/outbox.jsonl\n"
+    )
+    result = subprocess.run(
+        [*CLI, "run", TARGET, "--config", str(config)],
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (
+        0,
+        f"MyStatefullCollector: ok: published 1 message(s) to outbox {tmp_path}/outbox.jsonl; "
+        f"state saved to {state_file}\n",
+    )
+    assert pickle.loads(state_file.read_bytes()) == {"last_utc": "2026-11-27T20:02:00Z"}
+    assert other_name.read_bytes() == SAVED and os.stat(state_file).st_nlink == 1
