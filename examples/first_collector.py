@@ -17,7 +17,7 @@ class FirstCollector(BaseCollector):
         [first_collector]
         url :: str
         download_timeout = 30 :: seconds               # seconds for the whole download
-        download_max_bytes = 10000000 :: positive_int  # the largest answer accepted (bytes)
+        download_max_bytes = 10000000 :: positive_int  # the largest answer (bytes)
     """
 
     def start_publishing(self):

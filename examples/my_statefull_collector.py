@@ -39,7 +39,7 @@ class MyStatefullCollector(StatefulCollectorMixin, BaseCollector):
         state_dir :: path
         url :: str
         download_timeout = 30 :: seconds               # seconds for the whole download
-        download_max_bytes = 10000000 :: positive_int  # the largest answer accepted (bytes)
+        download_max_bytes = 10000000 :: positive_int  # the largest answer (bytes)
     """
 
     def make_default_state(self):
