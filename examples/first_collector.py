@@ -16,8 +16,8 @@ class FirstCollector(BaseCollector):
     config_spec = """
         [first_collector]
         url :: str
-        download_timeout = 30 :: float          # seconds for the whole download
-        download_max_bytes = 10000000 :: int    # the largest answer accepted
+        download_timeout = 30 :: seconds               # seconds for the whole download
+        download_max_bytes = 10000000 :: positive_int  # the largest answer (bytes)
     """
 
     def start_publishing(self):

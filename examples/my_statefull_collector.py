@@ -38,8 +38,8 @@ class MyStatefullCollector(StatefulCollectorMixin, BaseCollector):
         [my_statefull_collector]
         state_dir :: path
         url :: str
-        download_timeout = 30 :: float          # seconds for the whole download
-        download_max_bytes = 10000000 :: int    # the largest answer accepted
+        download_timeout = 30 :: seconds               # seconds for the whole download
+        download_max_bytes = 10000000 :: positive_int  # the largest answer (bytes)
     """
 
     def make_default_state(self):

@@ -35,8 +35,8 @@ class RateLimitedCollector(
         [rate_limited]
         state_dir :: path
         url :: str
-        download_retries = 3 :: int      # attempts after the first
-        download_timeout = 30 :: float   # seconds for one whole download
+        download_retries = 3 :: int        # attempts after the first
+        download_timeout = 30 :: seconds   # seconds for one whole download
     """
 
     def get_source_channel(self, **processed_data):

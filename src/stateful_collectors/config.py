@@ -66,6 +66,7 @@ __all__ = [
     "CONFIG_ENV_VAR",
     "CONVERTERS",
     "MAX_CONFIG_BYTES",
+    "MAX_SECONDS",
     "ConfigSection",
     "ConfigSource",
     "ConfigSpec",
@@ -79,6 +80,9 @@ CONFIG_ENV_VAR = "STATEFUL_COLLECTORS_CONFIG"
 
 MAX_CONFIG_BYTES = 1 << 20
 """The largest config file read (1 MiB); a larger one is refused as a mistake."""
+
+MAX_SECONDS = 7 * 24 * 3600.0
+"""The longest duration the `seconds` converter accepts: a week (a collector run is short)."""
 
 _SHOWN_VALUE_CHARS = 60
 """Values longer than this are shortened when a message quotes them."""
@@ -116,6 +120,48 @@ def _to_int(value: str) -> int:
         return int(value.replace("_", ""))
     except ValueError:
         raise ValueError("is not a whole number; write e.g. 30") from None
+
+
+def _to_positive_int(value: str) -> int:
+    number = _to_int(value)
+    if number <= 0:
+        raise ValueError("is not a whole number greater than 0; write e.g. 30")
+    return number
+
+
+def parse_seconds(text: str) -> float:
+    """A duration in seconds: a number greater than 0, at most `MAX_SECONDS` (a week).
+
+    The `seconds` converter, and `--deadline`'s. Raises `ValueError` whose
+    message completes "the value ..." (the converters' convention).
+
+    ```python
+    from stateful_collectors.config import parse_seconds
+
+    print(parse_seconds("90"), parse_seconds("2.5"))
+    #> 90.0 2.5
+    for text in ["0", "nan", "1e9", "soon"]:
+        try:
+            parse_seconds(text)
+        except ValueError as error:
+            print(f"{text}: {error}")
+            #> 0: is not a number of seconds greater than 0; write e.g. 30
+            #> nan: is not a number of seconds greater than 0; write e.g. 30
+            #> 1e9: is more than a week (604800 s); a run should not need that long
+            #> soon: is not a number of seconds greater than 0; write e.g. 30
+    ```
+    """
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not (seconds == seconds and seconds not in (float("inf"), float("-inf")) and seconds > 0):
+        raise ValueError("is not a number of seconds greater than 0; write e.g. 30")
+    if seconds > MAX_SECONDS:
+        raise ValueError(
+            f"is more than a week ({MAX_SECONDS:g} s); a run should not need that long"
+        )
+    return seconds
 
 
 def _to_float(value: str) -> float:
@@ -175,7 +221,9 @@ def _to_datetime(value: str) -> dt.datetime:
 CONVERTERS: dict[str, Callable[[str], Any]] = {
     "str": _to_str,
     "int": _to_int,
+    "positive_int": _to_positive_int,
     "float": _to_float,
+    "seconds": parse_seconds,
     "bool": _to_bool,
     "path": _to_path,
     "list_of_str": _to_list_of_str,
@@ -188,8 +236,14 @@ A converter takes the option's text and returns the value, or raises
 `ValueError` whose message completes the sentence "the value ...". Any other
 exception a converter raises (a custom one's too) is reported the same way, as
 a `ConfigError` naming the file, section and option. Naive date-times are
-taken as UTC; `path` expands `~`; `float` refuses `nan` and `inf`.
+taken as UTC; `path` expands `~`; `float` refuses `nan` and `inf`;
+`positive_int` takes a whole number greater than 0, and `seconds` a number of
+seconds greater than 0, at most a week. Before any converter, a value that
+holds a control character (a NUL, an escape...; a tab or a line break of a
+value on several lines excepted) is refused.
 """
+
+_CONTROL_IN_VALUE = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
 
 # ---------------------------------------------------------------- the spec
@@ -490,10 +544,14 @@ def default_search_path(env: Mapping[str, str] | None = None) -> list[Path]:
     """The directories searched for `*.conf` files when nothing explicit is given.
 
     `/etc/stateful-collectors/`, then `$XDG_CONFIG_HOME/stateful-collectors/`
-    (`~/.config/stateful-collectors/` by default). Later files override earlier ones.
+    (`~/.config/stateful-collectors/` when it is unset, empty or not an
+    absolute path, as the XDG base directory rules say). Later files override
+    earlier ones.
     """
     env = os.environ if env is None else env
-    config_home = env.get("XDG_CONFIG_HOME") or str(Path("~/.config").expanduser())
+    config_home = env.get("XDG_CONFIG_HOME", "")
+    if not os.path.isabs(config_home):
+        config_home = str(Path("~/.config").expanduser())
     return [Path("/etc/stateful-collectors"), Path(config_home) / "stateful-collectors"]
 
 
@@ -504,12 +562,24 @@ def find_config_files(
 
     An explicit `config_file` wins; then the files named by `STATEFUL_COLLECTORS_CONFIG`;
     otherwise every `*.conf` in the default search path, sorted by name.
+
+    Raises:
+        ConfigError: `config_file` is empty, or the variable is set but names no file.
     """
     env = os.environ if env is None else env
     if config_file is not None:
+        if not os.fspath(config_file).strip():
+            raise ConfigError("the config file's name is empty; give its path (--config FILE)")
         return [Path(config_file).expanduser()]
     if env.get(CONFIG_ENV_VAR):
-        return [Path(part).expanduser() for part in env[CONFIG_ENV_VAR].split(os.pathsep) if part]
+        value = env[CONFIG_ENV_VAR]
+        named = [Path(part).expanduser() for part in value.split(os.pathsep) if part.strip()]
+        if not named:
+            raise ConfigError(
+                f"${CONFIG_ENV_VAR} is set to {shown(value)}, which names no file; set it to "
+                "the path of a config file (several separated by ':'), or unset it"
+            )
+        return named
     found: list[Path] = []
     for directory in default_search_path(env):
         if directory.is_dir():
@@ -535,6 +605,9 @@ class ConfigSource:
         """Where the values came from, for error messages."""
         self.explicit = explicit
         """Whether the files were named on purpose (not found on the search path)."""
+        self.config_file: str | None = None
+        """The file named on the command line (`--config`), if one was: what a hint that
+        suggests a command must name again."""
 
     # -- construction
 
@@ -549,7 +622,8 @@ class ConfigSource:
     ) -> ConfigSource:
         """Read INI files in order; a later file's option overrides an earlier one's.
 
-        Each must be a regular UTF-8 text file of at most 1 MiB (`MAX_CONFIG_BYTES`).
+        Each must be a regular UTF-8 text file of at most 1 MiB (`MAX_CONFIG_BYTES`);
+        a byte order mark at its start (some editors write one) is skipped.
         """
         files = [Path(p) for p in paths]
         merged: dict[str, _RawSection] = {}
@@ -561,6 +635,7 @@ class ConfigSource:
                 raise ConfigError(
                     f"{path}: config file is not UTF-8 text (byte {exc.start}); re-save it as UTF-8"
                 ) from None
+            text = text.removeprefix("\ufeff")
             for name, raw in _parse_ini(text, str(path)).items():
                 previous = merged.get(name)
                 if previous is None:
@@ -588,8 +663,16 @@ class ConfigSource:
                 raise TypeError("give config_file or config_text, not both")
             return cls.from_text(config_text)
         env = os.environ if env is None else env
-        explicit = config_file is not None or bool(env.get(CONFIG_ENV_VAR))
-        return cls.from_files(find_config_files(config_file, env), explicit=explicit)
+        by_variable = config_file is None and bool(env.get(CONFIG_ENV_VAR))
+        explicit = config_file is not None or by_variable
+        try:
+            source = cls.from_files(find_config_files(config_file, env), explicit=explicit)
+        except ConfigError as exc:
+            if not by_variable or CONFIG_ENV_VAR in str(exc):
+                raise
+            raise ConfigError(f"{exc} (${CONFIG_ENV_VAR} names it)") from None
+        source.config_file = None if config_file is None else os.fspath(config_file)
+        return source
 
     # -- queries
 
@@ -676,6 +759,7 @@ class ConfigSource:
                     except Exception:
                         values[option.name] = None  # the converter has no "empty" value
                     continue
+            _refuse_control_characters(text, where, name, option.name)
             try:
                 values[option.name] = spec.converters[option.converter](text)
             except Exception as exc:
@@ -692,6 +776,7 @@ class ConfigSource:
             if option_name in section_spec.options:
                 continue
             if section_spec.allow_extra:
+                _refuse_control_characters(text, raw.origins[option_name], name, option_name)
                 values[option_name] = text
                 continue
             import difflib  # only this error needs it (see tests of what a run imports)
@@ -777,6 +862,17 @@ def choose_back_end(
         if back_end.selected(source, env):
             return back_end
     return back_ends[-1]
+
+
+def _refuse_control_characters(text: str, where: str, section: str, option: str) -> None:
+    """A value with a control character (a NUL, an escape...) is a mistake: say where it is."""
+    found = _CONTROL_IN_VALUE.search(text)
+    if found is not None:
+        raise ConfigError(
+            f"{where}: [{section}] option {shown(option)} = {shown(text)}: the value holds a "
+            f"control character ({found.group()!r} at character {found.start() + 1}); "
+            "remove it"
+        )
 
 
 def _shortened(text: str, limit: int = _SHOWN_VALUE_CHARS) -> str:

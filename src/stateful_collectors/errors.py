@@ -37,6 +37,7 @@ __all__ = [
     "ExitStatus",
     "Interrupted",
     "LockLostError",
+    "OutputError",
     "PublishError",
     "StateFileError",
     "StateSaveError",
@@ -50,7 +51,8 @@ class ExitStatus(enum.IntEnum):
     A scheduler can tell them apart: `FAILURE`, `TIMED_OUT`, `INTERRUPTED` and
     `LOCK_LOST` are worth the next scheduled run; `USAGE_ERROR`, `CONFIG_ERROR`
     and `STATE_ERROR` need a person; `ALREADY_RUNNING` means the previous run
-    has not finished yet (if it repeats, that run is stuck).
+    has not finished yet (if it repeats, that run is stuck); `OUTPUT_ERROR`
+    means a command could not write what it was asked to show.
     """
 
     SUCCESS = 0
@@ -68,6 +70,9 @@ class ExitStatus(enum.IntEnum):
     """Another instance of the same collector holds the lock; this one did nothing."""
     LOCK_LOST = 6
     """Another run took over the state while this one ran; this run's save was refused."""
+    OUTPUT_ERROR = 74
+    """A command could not write what it was asked to show (`state show` with its standard
+    output closed or full); nothing was changed. (`EX_IOERR` of sysexits.h.)"""
     TIMED_OUT = 124
     """The run's deadline passed; nothing more was fetched or saved (the status of timeout(1))."""
     INTERRUPTED = 130
@@ -164,6 +169,12 @@ class DownloadError(CollectorError):
         self.retryable = retryable
 
 
+class OutputError(CollectorError):
+    """A command could not write its output (its standard output is closed or full)."""
+
+    exit_status = ExitStatus.OUTPUT_ERROR
+
+
 class CollectorStopped(CollectorError):
     """`stop()` was called (Ctrl+C, SIGTERM): the run ended early, state not advanced."""
 
@@ -196,8 +207,13 @@ class DeadlineExceeded(Interrupted):
         self.seconds = seconds
 
 
+_MAX_EXCEPTION_CHARS = 300
+
+
 def describe_exception(exc: BaseException) -> str:
-    r"""An unexpected exception in one line: its type and the first line of its message.
+    r"""An unexpected exception in one line: its type and the start of its message's first line.
+
+    A message longer than 300 characters is shortened, and says so.
 
     ```python
     from stateful_collectors.errors import describe_exception
@@ -206,7 +222,16 @@ def describe_exception(exc: BaseException) -> str:
     #> ValueError: bad value
     print(describe_exception(KeyError()))
     #> KeyError
+    print(describe_exception(RuntimeError("x" * 3000))[-40:])
+    #> xxxxx... [2730 more characters left out]
     ```
     """
-    text = str(exc).splitlines()[0] if str(exc) else ""
+    from stateful_collectors.runtime.output import shorten  # it imports nothing of the package
+
+    try:
+        message = str(exc)
+    except Exception:  # an exception whose __str__ fails: its type says enough
+        message = ""
+    text = message.strip().splitlines()[0] if message.strip() else ""
+    text = shorten(text, _MAX_EXCEPTION_CHARS, keep_end=False)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -20,6 +20,9 @@ FIFO:
 * `check_private_directory(directory, info, protected)`: refuse a directory
   that group or others may write, or that belongs to another user (root
   excepted): they could replace the files in it;
+* `ensure_private_directory(directory, protected)`: create it (mode 0700)
+  when it is missing, then check it; a path that cannot be a directory (a
+  file, or a file on its way: `/dev/null/x`) is refused the same way;
 * `write_durably(path, data)`: replace a file so that a crash leaves the old
   or the new content, never a mix (temp file, fsync, rename, directory fsync);
 * `remove_temp_files(directory, name)`: remove what killed saves left behind;
@@ -66,10 +69,12 @@ import re
 import stat
 
 from stateful_collectors.errors import CollectorError, StateFileError
+from stateful_collectors.runtime.output import shell_word
 
 __all__ = [
     "check_private_directory",
     "create_private_file",
+    "ensure_private_directory",
     "fsync_directory",
     "open_private_file",
     "open_regular_file",
@@ -103,7 +108,7 @@ _fs = _OsCalls()
 
 
 def _kind(mode: int) -> str:
-    """What a non-regular file is, in words."""
+    """What a non-regular file is, in words (`a regular file` for one)."""
     for test, name in (
         (stat.S_ISDIR, "a directory"),
         (stat.S_ISFIFO, "a FIFO"),
@@ -114,7 +119,7 @@ def _kind(mode: int) -> str:
     ):
         if test(mode):
             return name
-    return "not a regular file"
+    return "a regular file" if stat.S_ISREG(mode) else "not a regular file"
 
 
 _MOVE_IT_AWAY = "move it away so the collector can write its own"
@@ -145,7 +150,7 @@ def _refuse_unsafe(
     if info.st_mode & 0o022:
         raise error(
             f"{what} {path} is writable by group or others "
-            f"(mode {stat.S_IMODE(info.st_mode):04o}); fix with: chmod 600 {path}"
+            f"(mode {stat.S_IMODE(info.st_mode):04o}); fix with: chmod 600 {shell_word(path)}"
         )
 
 
@@ -324,17 +329,20 @@ def check_private_directory(
     *,
     what: str = "state dir",
     option: str = "state_dir",
+    names_a_file: bool = False,
 ) -> None:
     """Refuse a directory that is no directory, another user's, or that group or others may write.
 
     `protected` names the file the directory holds, for the message: whoever
     can write the directory can replace that file. The directory must belong
     to this user or to root (root's directories are root's to protect).
-    `what` and `option` name the directory and the setting that chose it.
+    `what` and `option` name the directory and the setting that chose it;
+    `names_a_file` says the setting names a file in the directory (an outbox).
     """
     if not stat.S_ISDIR(info.st_mode):
         raise StateFileError(
-            f"{what} {directory} is not a directory; point {option} at a directory"
+            f"{what} {directory} is not a directory (it is {_kind(info.st_mode)}); "
+            f"{_point(option, names_a_file)}"
         )
     if info.st_uid not in (os.geteuid(), 0):
         raise StateFileError(
@@ -346,8 +354,74 @@ def check_private_directory(
         raise StateFileError(
             f"{what} {directory} is writable by group or others "
             f"(mode {stat.S_IMODE(info.st_mode):04o}), so anyone could replace "
-            f"{os.path.basename(protected)}; fix with: chmod go-w {directory}"
+            f"{os.path.basename(protected)}; fix with: chmod go-w {shell_word(directory)}"
         )
+
+
+def ensure_private_directory(
+    directory: str,
+    protected: str,
+    *,
+    what: str = "state dir",
+    option: str = "state_dir",
+    names_a_file: bool = False,
+) -> None:
+    """Create `directory` (mode 0700, made durable) if it is missing, then check it.
+
+    Refuses with `StateFileError`, naming `what` and `option`, a directory
+    that `check_private_directory` refuses, and a path that is no directory
+    or cannot become one: a file, a path through a file (`/dev/null/x`), a
+    parent the user may not write, a name too long.
+    """
+    try:
+        try:
+            info = os.stat(directory)
+        except FileNotFoundError:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            os.chmod(directory, 0o700)
+            fsync_directory(os.path.dirname(os.path.abspath(directory)))
+            info = os.stat(directory)
+    except OSError as exc:
+        raise _directory_error(exc, directory, what, option, names_a_file) from None
+    check_private_directory(
+        directory, info, protected, what=what, option=option, names_a_file=names_a_file
+    )
+
+
+def _point(option: str, names_a_file: bool) -> str:
+    where = "a file in a directory" if names_a_file else "a directory"
+    return f"point {option} at {where}"
+
+
+def _directory_error(
+    exc: OSError, directory: str, what: str, option: str, names_a_file: bool
+) -> StateFileError:
+    """What to say when `directory` cannot be reached or made."""
+    if exc.errno == errno.ENOTDIR:  # a file where a directory must be: say which one
+        path = os.path.abspath(directory)
+        while path != os.path.dirname(path):
+            path = os.path.dirname(path)
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            if not stat.S_ISDIR(info.st_mode):
+                return StateFileError(
+                    f"{what} {directory} is not a directory ({path} is "
+                    f"{_kind(info.st_mode)}); {_point(option, names_a_file)}"
+                )
+        return StateFileError(
+            f"{what} {directory} is not a directory; {_point(option, names_a_file)}"
+        )
+    hint = {
+        errno.EACCES: f"give the collector's user access to it, or point {option} elsewhere",
+        errno.EPERM: f"give the collector's user access to it, or point {option} elsewhere",
+        errno.EROFS: f"its file system is mounted read-only; point {option} at a writable one",
+        errno.ENOSPC: "free some space on its file system",
+        errno.ENAMETOOLONG: f"point {option} at a shorter path",
+        errno.ELOOP: f"point {option} at a path without a loop of symlinks",
+    }.get(exc.errno or 0, f"point {option} at a directory the collector's user can create")
+    return StateFileError(f"{what} {directory} cannot be created ({exc.strerror}); {hint}")
 
 
 def _open_checked_for_reading(path: str, what: str) -> tuple[int, int] | None:

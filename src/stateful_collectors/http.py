@@ -20,8 +20,14 @@ an error status (404, 500...) is a `DownloadError` too, with its `status`;
 `304 Not Modified` is not an error, but an answer with status 304 and no body,
 for conditional requests.
 It sends a GET request unless told another method and a body (`method`,
-`data`). Only `http:` and `https:` URLs are fetched (HTTPS certificates are checked),
-redirects are followed, and the proxy variables (`https_proxy`...) are used.
+`data`). Only `http:` and `https:` URLs are fetched (HTTPS certificates are
+checked), and the proxy variables (`https_proxy`...) are used; a URL or a
+proxy variable that cannot be used is a `DownloadError` that names it, and is
+not retried. A user and password in the URL (`https://user:password@host/`)
+are sent as HTTP Basic authentication. Redirects are followed, at most
+`MAX_REDIRECTS` of them, and only to `http:` and `https:` URLs; a redirect to
+another host, port or scheme does not carry the `Authorization` and `Cookie`
+headers there.
 
 It uses the standard library only and is imported only by the collectors that
 use it.
@@ -45,15 +51,15 @@ Example:
         try:
             fetch(f"{server.url}/items.json", max_bytes=100)
         except DownloadError as error:
-            print(*str(error).split(": ", 1)[1].split("; "), sep="\n")
-            #> the answer is larger than 100 bytes (max_bytes)
-            #> raise max_bytes if the source really sends that much
+            print(str(error).split(": ", 1)[1].split("; ")[0])
+            #> the answer is larger than 100 bytes
     ```
 """
 
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import threading
 import time
@@ -67,12 +73,21 @@ from typing import Any
 from stateful_collectors.errors import DeadlineExceeded, DownloadError, describe_exception
 from stateful_collectors.runtime import interrupts
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_TIMEOUT", "RETRYABLE_STATUSES", "Response", "fetch"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_TIMEOUT",
+    "MAX_REDIRECTS",
+    "RETRYABLE_STATUSES",
+    "Response",
+    "fetch",
+]
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds a whole download may take, by default."""
 DEFAULT_MAX_BYTES = 64 << 20
 """The largest body `fetch` accepts by default (64 MiB)."""
+MAX_REDIRECTS = 10
+"""The most redirects `fetch` follows for one download."""
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 """Error statuses another attempt may not meet (`DownloadError.retryable`): a timeout,
@@ -161,14 +176,101 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
         return self.do_open(self._connection, req)
 
 
-def _opener(watchdog: _Watchdog) -> urllib.request.OpenerDirector:
+_PRIVATE_HEADERS = ("Authorization", "Cookie")
+"""Headers a redirect carries only to the same scheme, host and port."""
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port
+
+
+class _RedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Follows at most `MAX_REDIRECTS` redirects, to http: and https: only, never in a loop.
+
+    A redirect to another scheme, host or port leaves the `Authorization` and
+    `Cookie` headers behind. Each refusal is one `DownloadError` naming the URL
+    `fetch()` was given.
+    """
+
+    max_redirections = MAX_REDIRECTS + 1  # (urllib's own check never comes first)
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self._url = url
+        self._visited = [url]
+
+    def http_error_302(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+    ) -> Any:
+        location = headers.get("location") or headers.get("uri")
+        if location:
+            self._check(urllib.parse.urljoin(req.full_url, location), fp, code)
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+    def _check(self, newurl: str, fp: Any, code: int) -> None:
+        url = self._url
+        refusal = None
+        if urllib.parse.urlsplit(newurl).scheme.lower() not in ("http", "https"):
+            refusal = (
+                f"{url}: the server redirects to {_shortened(newurl)}, not an http or https "
+                "URL; fetch() follows redirects only to those"
+            )
+        elif newurl in self._visited:
+            refusal = (
+                f"{url}: the server redirects in a loop (back to {_shortened(newurl)} after "
+                f"{len(self._visited) - 1 or 1} redirect(s)); check the URL"
+            )
+        elif len(self._visited) > MAX_REDIRECTS:
+            refusal = (
+                f"{url}: the server redirects more than {MAX_REDIRECTS} times (the last one "
+                f"to {_shortened(newurl)}); check the URL"
+            )
+        if refusal is not None:
+            fp.close()
+            raise DownloadError(refusal, url=url, status=code)
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        self._visited.append(newurl)
+        if new is not None and _origin(newurl) != _origin(req.full_url):
+            for name in _PRIVATE_HEADERS:
+                new.remove_header(name)
+        return new
+
+
+def _shortened(url: str) -> str:
+    return url if len(url) <= 200 else f"{url[:200]}..."
+
+
+def _opener(watchdog: _Watchdog, url: str) -> urllib.request.OpenerDirector:
     """http and https only (no file:, ftp: or data:, even after a redirect)."""
     opener = urllib.request.OpenerDirector()
     for handler in (
         urllib.request.ProxyHandler(),
         _HTTPHandler(watchdog),
         _HTTPSHandler(watchdog),
-        urllib.request.HTTPRedirectHandler(),
+        _RedirectHandler(url),
         urllib.request.HTTPDefaultErrorHandler(),
         urllib.request.HTTPErrorProcessor(),
     ):
@@ -205,15 +307,11 @@ def fetch(
         DeadlineExceeded: the run's deadline came first.
         ValueError: `timeout` or `max_bytes` is not a positive number.
     """
-    if not timeout > 0 or timeout != timeout:
+    if not 0 < timeout < float("inf"):  # (nan too)
         raise ValueError(f"timeout must be a number of seconds greater than 0, not {timeout!r}")
-    if max_bytes <= 0:
-        raise ValueError(f"max_bytes must be greater than 0, not {max_bytes!r}")
-    scheme = urllib.parse.urlsplit(url).scheme.lower()
-    if scheme not in ("http", "https"):
-        raise DownloadError(
-            f"{url}: not an http or https URL; fetch() downloads only those", url=url
-        )
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
+        raise ValueError(f"max_bytes must be a whole number greater than 0, not {max_bytes!r}")
+    target, headers = _request_target(url, headers or {})
     limit, by_run = timeout, False
     left = interrupts.remaining()
     if left is not None and left < limit:
@@ -221,14 +319,14 @@ def fetch(
     watchdog = _Watchdog()
     timer = threading.Timer(limit, watchdog.expire)
     timer.daemon = True
-    request = urllib.request.Request(url, data=data, headers=dict(headers or {}), method=method)
+    request = urllib.request.Request(target, data=data, headers=headers, method=method)
 
     def too_slow() -> BaseException:
         if by_run:
             return DeadlineExceeded(interrupts.deadline_seconds() or limit)
         return DownloadError(
-            f"{url}: the download did not finish within {timeout:g} s (timeout, for the whole "
-            "download); raise timeout if the source is that slow",
+            f"{url}: the download did not finish within {timeout:g} s (the time for the whole "
+            "download); raise download_timeout (fetch()'s timeout) if the source is that slow",
             url=url,
             retryable=True,
         )
@@ -237,7 +335,7 @@ def fetch(
     timer.start()
     try:
         try:
-            with _opener(watchdog).open(request, timeout=max(limit, 0.001)) as answer:
+            with _opener(watchdog, url).open(request, timeout=max(limit, 0.001)) as answer:
                 body = _read_body(answer, url, max_bytes)
                 if watchdog.expired:  # the connection was cut: the body may be short
                     raise too_slow()
@@ -274,10 +372,75 @@ def fetch(
         timer.cancel()
 
 
+def _request_target(url: str, headers: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """The URL to ask for and the headers to send, once `url` proved usable.
+
+    A user and password in the URL become an `Authorization: Basic` header
+    (unless `headers` has one), and leave the URL. A URL that cannot be
+    fetched, or a proxy variable that cannot be used for it, is a
+    `DownloadError` that is not retried: asking again gives the same answer.
+    """
+    problem = None
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # a port that is no number, a bracket left open...
+        parts, port, problem = None, None, f"{str(exc).split(':')[0]}; check the URL"
+    if parts is None:
+        pass
+    elif parts.scheme.lower() not in ("http", "https"):
+        problem = "not an http or https URL, the only ones fetch() downloads"
+    elif any(char <= " " or char == "\x7f" for char in url):
+        problem = "it holds a blank or a control character; write a blank as %20"
+    elif not parts.hostname:
+        problem = "it names no host; check the URL"
+    elif port == 0:
+        problem = "port 0 is not a port to connect to; check the URL"
+    if problem is not None:
+        raise DownloadError(f"{url}: cannot be fetched: {problem}", url=url)
+    assert parts is not None
+    _check_proxy(parts.scheme.lower(), parts.hostname or "", url)
+    headers = dict(headers)
+    if parts.username is None and parts.password is None:
+        return url, headers
+    if not any(name.lower() == "authorization" for name in headers):
+        import base64  # only for a URL with credentials
+
+        user = urllib.parse.unquote(parts.username or "")
+        password = urllib.parse.unquote(parts.password or "")
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        headers["Authorization"] = f"Basic {token}"
+    netloc = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), headers
+
+
+def _check_proxy(scheme: str, host: str, url: str) -> None:
+    """Refuse a proxy variable for `scheme` that names no usable proxy (`https_proxy=:::`)."""
+    proxy = urllib.request.getproxies().get(scheme)
+    if not proxy or urllib.request.proxy_bypass(host):
+        return
+    try:
+        hostport = urllib.request._parse_proxy(proxy)[3]  # type: ignore[attr-defined]
+        proxy_parts = urllib.parse.urlsplit(f"//{hostport}")
+        usable = bool(proxy_parts.hostname) and proxy_parts.port != 0
+    except ValueError:
+        usable = False
+    if not usable:
+        variable = next(
+            (name for name in (f"{scheme}_proxy", f"{scheme.upper()}_PROXY") if name in os.environ),
+            f"{scheme}_proxy",
+        )
+        raise DownloadError(
+            f"{url}: cannot be fetched: ${variable} = {proxy!r} names no proxy "
+            "(write e.g. http://proxy.example.org:3128); fix or unset it",
+            url=url,
+        )
+
+
 def _read_body(answer: http.client.HTTPResponse, url: str, max_bytes: int) -> bytes:
     too_big = DownloadError(
-        f"{url}: the answer is larger than {max_bytes} bytes (max_bytes); raise max_bytes "
-        "if the source really sends that much",
+        f"{url}: the answer is larger than {max_bytes} bytes; raise download_max_bytes "
+        "(fetch()'s max_bytes) if the source really sends that much",
         url=url,
     )
     declared = answer.headers.get("Content-Length", "")

@@ -164,8 +164,9 @@ def test_a_source_that_sends_one_byte_at_a_time_fails_the_run_at_download_timeou
     assert result.returncode == 1
     assert result.stderr_lines[-1] == (
         f"MyStatefullCollector: failed: {drip.url}: the download did not finish within 2 s "
-        "(timeout, for the whole download); raise timeout if the source is that slow; nothing "
-        "published; state not saved (the next run starts from the previous state)"
+        "(the time for the whole download); raise download_timeout (fetch()'s timeout) if the "
+        "source is that slow; nothing published; state not saved (the next run starts from the "
+        "previous state)"
     )
     assert elapsed < 30
     assert again.returncode == 1  # the same failure, not exit 5
@@ -191,7 +192,7 @@ def test_an_answer_larger_than_download_max_bytes_fails_the_run(feed_server, tmp
     )
     assert result.returncode == 1
     assert result.stderr_lines[-1] == (
-        f"MyStatefullCollector: failed: {url}: the answer is larger than 100 bytes (max_bytes); "
-        "raise max_bytes if the source really sends that much; nothing published; state not "
-        "saved (the next run starts from the previous state)"
+        f"MyStatefullCollector: failed: {url}: the answer is larger than 100 bytes; raise "
+        "download_max_bytes (fetch()'s max_bytes) if the source really sends that much; "
+        "nothing published; state not saved (the next run starts from the previous state)"
     )

@@ -68,7 +68,7 @@ def test_path_show_set_backups_restore_and_reset_on_postgresql(postgresql, pg_ds
     done = state("set", configs.pg, '{"runs": 10}')
     assert done.stdout == (
         f"state saved to {configs.location}; the old state is kept in backup-1 "
-        f"(to undo: stateful-collectors state restore {TARGET} backup-1)\n"
+        f"(to undo: stateful-collectors state restore {TARGET} --config {configs.pg} backup-1)\n"
     )
     assert runs_in(postgresql, pg_dsn) == 10
 
@@ -81,7 +81,7 @@ def test_path_show_set_backups_restore_and_reset_on_postgresql(postgresql, pg_ds
     restored = state("restore", configs.pg, "backup-1")
     assert restored.stdout == (
         "state restored from backup-1; the state it replaced is kept in backup-2 "
-        f"(to undo: stateful-collectors state restore {TARGET} backup-2)\n"
+        f"(to undo: stateful-collectors state restore {TARGET} --config {configs.pg} backup-2)\n"
     )
     assert runs_in(postgresql, pg_dsn) == 2
 
@@ -95,7 +95,7 @@ def test_path_show_set_backups_restore_and_reset_on_postgresql(postgresql, pg_ds
     reset = state("reset", configs.pg, "--yes")
     assert reset.stdout == (
         "state reset; the old state is kept in backup-3 "
-        f"(to undo: stateful-collectors state restore {TARGET} backup-3)\n"
+        f"(to undo: stateful-collectors state restore {TARGET} --config {configs.pg} backup-3)\n"
     )
     assert postgresql.execute(pg_dsn, "SELECT count(*) FROM collector_state")[0][0] == 0
     assert state("restore", configs.pg, "backup-3").stdout == "state restored from backup-3\n"

@@ -248,7 +248,8 @@ def test_a_run_stops_with_exit_4_on_a_state_file_it_cannot_take(tmp_path):
         f"EntriesApiCollector: failed: state file {state_file} cannot be decoded as pickle "
         "(ValueError: its first two bytes are not those of a pickle of protocol 2 or newer, which "
         "is all n6 and this library write); it was left untouched: restore it from a backup or "
-        "run 'stateful-collectors state reset tests.n6.shaped:EntriesApiCollector' to start over "
+        "run 'stateful-collectors state reset tests.n6.shaped:EntriesApiCollector --config "
+        f"{config}' to start over "
         "(a backup is kept); nothing published; state not saved (the next run starts from the "
         "previous state)"
     ]

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import pwd
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -33,11 +35,11 @@ import pytest
 from stateful_collectors.errors import ExitStatus
 from stateful_collectors.runtime.runner import run_collector
 from stateful_collectors.sinks.outbox import read_outbox
-from tests.support import EXAMPLES
+from tests.support import EXAMPLES, ROOT, clean_env
 from tests.support.collectors.cli import Counter
 from tests.support.feeds import CountingFeed
 from tests.support.mounts import MountRefused, remount, tmpfs
-from tests.support.processes import run_cli
+from tests.support.processes import CLI, run_cli
 from tests.support.reliability import snapshot_files
 
 EXAMPLE = f"{EXAMPLES}/my_statefull_collector.py:MyStatefullCollector"
@@ -265,3 +267,73 @@ def test_a_save_that_fails_after_publishing_names_the_file_and_the_consequence(
     assert not [name for name in os.listdir(state_dir) if name.endswith(".tmp")]
     assert again.returncode == 0, again.stderr
     assert bodies == [b"run 1", b"run 2", b"run 2"]  # the failed run's message, published again
+
+
+def test_the_probe_reserves_as_much_as_the_state_takes(tmp_path, mounted, summary):
+    """A 30 KiB state with 12 KiB free: refused before publishing, though 512 bytes would fit.
+
+    The save writes a whole new copy next to the old state, so the probe must
+    find room for the state's size, not for a token amount.
+    """
+    state_dir = mounted / "state"
+    target = "tests.support.collectors.cli:Counter"
+    config = counter_config(tmp_path, state_dir, 30 * 1024)
+    first = run_cli("run", target, "--config", str(config))
+    assert first.returncode == 0, first.stderr
+    state_file = state_dir / "tests.support.collectors.cli.Counter.pickle"
+    saved = state_file.read_bytes()
+    assert len(saved) > 30 * 1024
+    filled = fill(mounted)
+    os.truncate(mounted / "filler", filled - 12 * 1024)  # 12 KiB free, no more
+    free = os.statvfs(mounted).f_bavail * os.statvfs(mounted).f_frsize
+    outbox = (tmp_path / "outbox.jsonl").read_bytes()
+
+    result = run_cli("run", target, "--config", str(config))
+
+    line = one_line(result.stderr)
+    summary(
+        f"a {len(saved)}-byte state with {free} bytes free: exit {result.returncode}, "
+        f"messages published: {len(read_outbox(tmp_path / 'outbox.jsonl')) - 1}"
+    )
+    assert free == 12 * 1024
+    assert result.returncode == ExitStatus.STATE_ERROR
+    assert line == (
+        f"Counter: failed: state dir {state_dir} cannot take a new state file (No space left "
+        "on device), so the state could not be saved after publishing; nothing was fetched: "
+        "free some space on its file system; nothing published; state not saved (the next run "
+        "starts from the previous state)"
+    )
+    assert (tmp_path / "outbox.jsonl").read_bytes() == outbox  # nothing published
+    assert state_file.read_bytes() == saved
+
+
+def test_a_log_on_a_full_disk_does_not_fail_a_run_that_saved(tmp_path, mounted, summary):
+    """`>> collector.log 2>&1` on a full disk: the lines are lost, the run's status is not.
+
+    The collector prints on its own too: Python buffers that, and would fail
+    to write it as the process exits (status 120) if the command did not set
+    a stream that cannot take it aside first.
+    """
+    fill(mounted)
+    log = mounted / "collector.log"
+    config = tmp_path / "chatty.conf"
+    config.write_text(
+        f"[counter]\nstate_dir = {tmp_path / 'state'}\nmode = chatty\n"
+        f"[outbox]\npath = {tmp_path / 'outbox.jsonl'}\n"
+    )
+    command = f'exec "$@" >> {log} 2>&1'
+    argv = ["bash", "-c", command, "bash", *CLI, "run", "tests.support.collectors.cli:Counter"]
+    result = subprocess.run(
+        [*argv, "--config", str(config)],
+        cwd=ROOT,
+        env=clean_env(PYTHONUNBUFFERED=None),  # as cron runs it: Python buffers stdout
+        timeout=60,
+        check=False,
+    )
+    state = pickle.loads(
+        (tmp_path / "state" / "tests.support.collectors.cli.Counter.pickle").read_bytes()
+    )
+    summary(f"a run logging to a full disk: exit {result.returncode}, state saved: {state}")
+    assert result.returncode == 0
+    assert state == {"runs": 1}
+    assert [m.body for m in read_outbox(tmp_path / "outbox.jsonl")] == [b"run 1"]

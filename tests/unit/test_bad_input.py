@@ -249,7 +249,7 @@ STATE_CASES = [
     StateCase(
         "state dir is a regular file",
         state_dir_is_a_file,
-        "state dir {dir} is not a directory; point state_dir at a directory",
+        "state dir {dir} is not a directory (it is a regular file); point state_dir at a directory",
     ),
     StateCase(
         "state file of another user",
@@ -469,7 +469,8 @@ SPEC_CASES = [
         "unknown converter",
         "[feed]\nstate_dir :: path\ntimeout :: integer\n",
         "BadSpec.config_spec line 3: unknown converter 'integer' "
-        "(known: bool, datetime, float, int, json, list_of_str, path, str)",
+        "(known: bool, datetime, float, int, json, list_of_str, path, positive_int, seconds, "
+        "str)",
     ),
     (
         "option before section",

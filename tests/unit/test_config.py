@@ -35,7 +35,9 @@ def test_the_built_in_converters_are_the_documented_ones():
     assert set(CONVERTERS) == {
         "str",
         "int",
+        "positive_int",
         "float",
+        "seconds",
         "bool",
         "path",
         "list_of_str",

@@ -282,7 +282,7 @@ def test_the_command_line_shows_a_converter_crash_as_one_line_exit_3(tmp_path):
     assert result.returncode == ExitStatus.CONFIG_ERROR
     assert result.stderr == (
         f"MyStatefullCollector: {config}: [my_statefull_collector] option 'download_timeout' = "
-        "'nan': the value is not a finite number; write e.g. 2.5\n"
+        "'nan': the value is not a number of seconds greater than 0; write e.g. 30\n"
     )
 
 

@@ -336,7 +336,7 @@ def test_a_state_of_another_shape_is_refused_and_left_alone(feed_server, state_d
     message = str(caught.value)
     assert str(path) in message
     assert "does not hold the state of a time-ordered rows collector" in message
-    assert "'stateful-collectors state set'" in message
+    assert "'stateful-collectors state set examples/time_ordered_rows_collector.py" in message
     assert path.read_bytes() == before
 
 

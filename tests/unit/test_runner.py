@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import pickle
 import signal
 import socket
 import subprocess
@@ -137,7 +138,7 @@ def test_the_default_deadline_is_an_hour(tmp_path, capsys):
             "",
             2,
             "stateful-collectors run: argument --deadline: 'nan' is not a number of seconds "
-            "greater than 0; write e.g. 3600 (see stateful-collectors run --help)",
+            "greater than 0; write e.g. 30 (see stateful-collectors run --help)",
             id="--deadline nan",
         ),
         pytest.param(
@@ -145,7 +146,7 @@ def test_the_default_deadline_is_an_hour(tmp_path, capsys):
             "",
             2,
             "stateful-collectors run: argument --deadline: '0' is not a number of seconds "
-            "greater than 0; write e.g. 3600 (see stateful-collectors run --help)",
+            "greater than 0; write e.g. 30 (see stateful-collectors run --help)",
             id="--deadline 0",
         ),
         pytest.param(
@@ -153,7 +154,7 @@ def test_the_default_deadline_is_an_hour(tmp_path, capsys):
             "[run]\ndeadline = 10d\n",
             3,
             "Counter: {config}: [run] option 'deadline' = '10d': the value is not a number of "
-            "seconds greater than 0; write e.g. 3600",
+            "seconds greater than 0; write e.g. 30",
             id="[run] deadline = 10d",
         ),
         pytest.param(
@@ -269,6 +270,44 @@ def test_a_signal_that_the_collector_swallows_still_ends_the_run_with_130(tmp_pa
         f"Counter: interrupted: 1 message(s) published to outbox {tmp_path / 'outbox.jsonl'} "
         f"before it stopped; state saved to {state_file}"
     )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_the_collector_closes_after_its_save_changes_nothing(tmp_path, signum):
+    """The run saved its state; a signal during `close()` keeps its status 0, and is named.
+
+    The collector's `close()` waits for a file this test creates only once the
+    signal was sent, so the signal lands there, after the save, for certain.
+    """
+    go = tmp_path / "go"
+    config = counter_config(tmp_path, "slow-close")
+    config.write_text(config.read_text().replace("[outbox]", f"go_file = {go}\n[outbox]"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stateful_collectors", "run", COUNTER, "--config", str(config)],
+        cwd=ROOT,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "ready").exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signum)
+    time.sleep(0.2)  # let it land inside close()
+    go.touch()
+    _, stderr = process.communicate(timeout=60)
+    state_file = tmp_path / "state" / "tests.support.collectors.cli.Counter.pickle"
+    name = signal.Signals(signum).name
+    assert "Traceback" not in stderr
+    assert (process.returncode, stderr.splitlines()[-1]) == (
+        0,
+        f"Counter: ok: published 1 message(s) to outbox {tmp_path / 'outbox.jsonl'}; state "
+        f"saved to {state_file}; {name} came after the save and changed nothing",
+    )
+    assert pickle.loads(state_file.read_bytes())["runs"] == 1
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])

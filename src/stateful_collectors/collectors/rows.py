@@ -471,7 +471,8 @@ class BaseTimeOrderedRowsCollector(StatefulCollectorMixin, BaseTwoPhaseCollector
                 f"{self.state_store.description} does not hold the state of a time-ordered "
                 f"rows collector (got {_short(state)}); it should look like "
                 '{"newest_row_time": ..., "newest_rows": [...], "rows_count": ...}: set it '
-                "with 'stateful-collectors state set' or reset it"
+                f"with 'stateful-collectors state set {self._command_target()} VALUE', or "
+                f"reset it with 'stateful-collectors state reset {self._command_target()}'"
             )
         return {**state, "newest_rows": _sorted_keys(state["newest_rows"])}
 
@@ -503,7 +504,8 @@ class BaseTimeOrderedRowsCollector(StatefulCollectorMixin, BaseTwoPhaseCollector
                 raise StateFileError(
                     f"{self.state_store.description}: cannot key the rows of n6's state "
                     f"({type(exc).__name__}: {exc}); set the state with 'stateful-collectors "
-                    "state set' or reset it"
+                    f"state set {self._command_target()} VALUE', or reset it with "
+                    f"'stateful-collectors state reset {self._command_target()}'"
                 ) from None
             return {
                 "newest_row_time": state["newest_row_time"],

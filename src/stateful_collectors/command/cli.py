@@ -216,14 +216,35 @@ def _build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------- state
 
 
+def _shown(*lines: str, data: bool = False) -> None:
+    """Write what a command was asked to show on stdout; `OutputError` if it could not be.
+
+    `data` is written as it is (`state show`'s JSON); other lines go through
+    `output.show()`, masked and one line each.
+    """
+    from stateful_collectors.errors import OutputError
+    from stateful_collectors.runtime import output
+
+    for text in lines:
+        if not (output.show_data(text) if data else output.show(text)):
+            raise OutputError(f"{output.failed_stream('stdout')}, so nothing was shown")
+
+
+def _said(text: str) -> None:
+    """A command's message about what it did, on stdout: lost, not a failure, if it cannot be."""
+    from stateful_collectors.runtime import output
+
+    output.show(text)
+
+
 def _state_command(args: argparse.Namespace) -> ExitStatus:
     from stateful_collectors.command import state_commands as commands
     from stateful_collectors.command.loading import load_collector_class
     from stateful_collectors.errors import ExitStatus, UsageError
-    from stateful_collectors.runtime.runner import configure_logging
+    from stateful_collectors.runtime import output
     from stateful_collectors.state.mixin import StatefulCollectorMixin
 
-    configure_logging(args.verbose)
+    output.configure_logging(args.verbose)
     if args.action == "copy":
         return _copy(args)
     collector = load_collector_class(args.target, to_run=False)(config_file=args.config)
@@ -233,29 +254,28 @@ def _state_command(args: argparse.Namespace) -> ExitStatus:
                 f"{args.target} keeps no state (it does not use StatefulCollectorMixin)"
             )
         if args.action == "path":
-            print(collector.state_store.location)
+            _shown(collector.state_store.location)
             return ExitStatus.SUCCESS
         if args.action == "show":
             text, note = commands.show_state(collector)
             if note:
-                print(note, file=sys.stderr)
-            print(text)
+                output.say(note)
+            _shown(text, data=True)
             return ExitStatus.SUCCESS
         if args.action == "set":  # the input is read first: the lock is taken for a state
             where = "stdin" if args.value == "-" else "VALUE"
             text = _read_stdin() if args.value == "-" else args.value
-            print(commands.set_state(collector, text, where))
+            _said(commands.set_state(collector, text, where))
             return ExitStatus.SUCCESS
         collector.acquire_state_lock()
         if args.action == "backups":
             lines, note = commands.list_backups(collector)
             if note:
-                print(note, file=sys.stderr)
-            for line in lines:
-                print(line)
+                output.say(note)
+            _shown(*lines)
             return ExitStatus.SUCCESS
         if args.action == "restore":
-            print(commands.restore_backup(collector, args.backup))
+            _said(commands.restore_backup(collector, args.backup))
             return ExitStatus.SUCCESS
         question = (
             f"Reset the state of {args.target}? The next run starts from the default "
@@ -263,9 +283,9 @@ def _state_command(args: argparse.Namespace) -> ExitStatus:
         )
         done = commands.reset_state(collector, lambda: args.yes or _confirm(question))
         if done is None:
-            print("not reset; the state file is unchanged", file=sys.stderr)
+            output.say("not reset; the state file is unchanged")
             return ExitStatus.FAILURE
-        print(done)
+        _said(done)
         return ExitStatus.SUCCESS
     finally:
         collector.close()
@@ -297,7 +317,7 @@ def _copy(args: argparse.Namespace) -> ExitStatus:
                 )
             source.acquire_state_lock()
             target.acquire_state_lock()
-            print(commands.copy_state(source, target))
+            _said(commands.copy_state(source, target))
         finally:
             target.close()
     finally:
@@ -330,11 +350,18 @@ def _read_stdin() -> str:
 
 
 def _confirm(question: str) -> bool:
-    try:
-        return input(question).strip().lower() in ("y", "yes")
-    except (EOFError, OSError, RuntimeError):  # no answer: no stdin, or it is closed
-        print(file=sys.stderr)
+    from stateful_collectors.runtime import output
+
+    if sys.stdin is None:  # closed: no one to answer
         return False
+    output.ask(question)
+    try:
+        answer = sys.stdin.readline(256)
+    except (OSError, ValueError):  # no answer: stdin cannot be read
+        answer = ""
+    if not answer.endswith("\n"):  # end of input: end the question's line
+        output.say("")
+    return answer.strip().lower() in ("y", "yes")
 
 
 # ---------------------------------------------------------------- the other commands
@@ -345,9 +372,8 @@ def _scripts(args: argparse.Namespace) -> ExitStatus:
     from stateful_collectors.errors import ExitStatus
 
     entries = script_entries(args.module)
-    print("[project.scripts]")
-    for command, entry_point in entries:
-        print(f'{command} = "{entry_point}"')
+    lines = [f'{command} = "{entry_point}"' for command, entry_point in entries]
+    _shown("[project.scripts]", *lines)
     return ExitStatus.SUCCESS
 
 
@@ -425,24 +451,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # while starting up, before a command could say more
         interrupts.hold()
         from stateful_collectors.errors import ExitStatus, Interrupted
+        from stateful_collectors.runtime import output
 
-        print(f"{PROG}: interrupted", file=sys.stderr, flush=True)
+        output.say(f"{PROG}: interrupted")
         return int(exc.exit_status if isinstance(exc, Interrupted) else ExitStatus.INTERRUPTED)
     finally:
-        interrupts.hold()
-        if argv is not None:
+        interrupts.finish()
+        if argv is None:  # the process ends: a line lost on a closed stream changes no status
+            from stateful_collectors.runtime import output
+
+            output.finish()
+        else:
             interrupts.restore()
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    import traceback
-
     from stateful_collectors.errors import (
         CollectorError,
         ExitStatus,
         Interrupted,
         describe_exception,
     )
+    from stateful_collectors.runtime import output
 
     parser = _build_parser()
     args, arguments = parser.parse_known_args(argv)
@@ -455,7 +485,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return int(_dispatch(args))
     except KeyboardInterrupt as exc:
         interrupts.hold()
-        print(f"{prefix}: interrupted", file=sys.stderr, flush=True)
+        output.say(f"{prefix}: interrupted")
         return int(exc.exit_status if isinstance(exc, Interrupted) else ExitStatus.INTERRUPTED)
     except Exception as exc:
         interrupts.hold()
@@ -464,17 +494,17 @@ def _main(argv: Sequence[str] | None) -> int:
             # A signal arrived, and what it raised was replaced on its way out (CPython
             # turns one landing inside `from X import Y` into a TypeError, for instance):
             # the command was interrupted, whatever it raised instead.
-            print(f"{prefix}: interrupted", file=sys.stderr, flush=True)
+            output.say(f"{prefix}: interrupted")
             return int(interruption.exit_status)
         if isinstance(exc, CollectorError):
             if verbose and exc.__cause__ is not None:
-                traceback.print_exception(exc.__cause__)
-            print(f"{prefix}: {exc}", file=sys.stderr, flush=True)
+                output.say_traceback(exc.__cause__)
+            output.say(f"{prefix}: {exc}")
             return int(exc.exit_status)
         if verbose:
-            traceback.print_exc()
+            output.say_traceback(exc)
         hint = "" if verbose else " (--verbose shows the traceback)"
-        print(f"{prefix}: failed: {describe_exception(exc)}{hint}", file=sys.stderr, flush=True)
+        output.say(f"{prefix}: failed: {describe_exception(exc)}{hint}")
         return int(ExitStatus.FAILURE)
 
 

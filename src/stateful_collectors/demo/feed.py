@@ -73,6 +73,7 @@ from stateful_collectors.demo.cookbook import (
     not_modified,
     served_routes,
 )
+from stateful_collectors.runtime import output
 
 __all__ = ["DemoFeed", "FeedServer"]
 
@@ -536,17 +537,16 @@ def serve_forever(
     feed = DemoFeed(min(history, MAX_ITEMS), start=start)
     cookbook = CookbookSources(feed.start, token=token, page_size=page_size, rate_limit=rate_limit)
     with feed.serve(host, port, cookbook=cookbook) as server:
-        print(
+        output.show(
             f"demo feed with {len(feed)} items at {server.url}/items.json "
             f"({f'a new item every {interval:g} s' if interval else 'no new items'}); "
-            "Ctrl+C stops it",
-            flush=True,
+            "Ctrl+C stops it"
         )
         try:
             if interval > 0:
                 for _ in _ticks(interval):
                     item = feed.add_live()
-                    print(f"new item {item['id']} at {item['time']}", flush=True)
+                    output.show(f"new item {item['id']} at {item['time']}")
             else:
                 threading.Event().wait()
         except KeyboardInterrupt:

@@ -13,9 +13,12 @@ One run is one process, so this module keeps its state in the process:
   `remaining()` says how much of it is left, so that a download can stop at
   it too (`stateful_collectors.http.fetch`).
 * `hold()` says that the run's outcome is decided: from then on a signal is
-  noted and changes nothing, so the summary line and the exit status agree.
+  noted and changes nothing, so the summary line and the exit status agree;
+  `late()` is the first such signal, which the summary line mentions.
 * `received()` is the first interruption of the run, even one that a
   collector's code caught and ignored: the run still reports it.
+* `finish()` ignores the signals for the little that is left of the process,
+  once the command's status is decided.
 * `restore()` puts back the handlers `install()` found (a run started from
   Python, in a test, leaves the process as it was).
 
@@ -71,7 +74,9 @@ __all__ = [
     "deferred",
     "hold",
     "install",
+    "finish",
     "installed",
+    "late",
     "received",
     "remaining",
     "restore",
@@ -92,6 +97,7 @@ class _State:
         self.depth = 0  # nesting of deferred() blocks
         self.pending: Interrupted | None = None  # arrived inside deferred(), raised at its end
         self.received: Interrupted | None = None  # the first interruption of the run
+        self.late: Interrupted | None = None  # the first one after the outcome was decided
         self.held = False  # the outcome is decided: note signals, raise nothing
         self.deadline: float | None = None  # time.monotonic() value
         self.deadline_seconds = 0.0
@@ -113,10 +119,12 @@ def _handle(signum: int, _frame: FrameType | None) -> None:
     else:
         interruption = Interrupted(signal.Signals(signum).name)
     interruption.signum = signum
+    if _state.held:
+        if _state.late is None:
+            _state.late = interruption
+        return
     if _state.received is None:
         _state.received = interruption
-    if _state.held:
-        return
     if _state.depth:
         if _state.pending is None:
             _state.pending = interruption
@@ -169,6 +177,7 @@ def install() -> None:
     if not _in_main_thread():
         return
     _state.depth, _state.pending, _state.received, _state.held = 0, None, None, False
+    _state.late = None
     if sys.unraisablehook is not _unraisable:  # also when something replaced it since
         _state.previous_hook = sys.unraisablehook
         sys.unraisablehook = _unraisable
@@ -218,20 +227,38 @@ def deferred() -> Iterator[None]:
 def hold() -> None:
     """The outcome is decided: from now on signals change nothing, and the deadline is off.
 
-    The signals are then ignored by the process (until `restore()` or the next
-    `install()`), so that one arriving while the interpreter shuts down cannot
-    kill it with a status other than the one the run printed.
+    A signal that arrives from then on is only noted: `late()` returns it, so
+    that the summary line can say it came and changed nothing.
     """
     _state.held = True
     cancel_deadline()
+
+
+def finish() -> None:
+    """The command's status is decided and the process is about to end: ignore the signals.
+
+    As `hold()`, and the signals are then ignored by the process (until
+    `restore()` or the next `install()`): the interpreter puts back the default
+    handlers while it shuts down, and one arriving then would end the process
+    with a status other than the one the command printed.
+    """
+    hold()
     if _state.previous and _in_main_thread():
         for signum in SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
 
 
 def received() -> Interrupted | None:
-    """The first interruption this run received (raised, deferred or ignored), if any."""
+    """The first interruption this run received (raised, deferred or ignored), if any.
+
+    A signal that came after `hold()` is not one: see `late()`.
+    """
     return _state.received
+
+
+def late() -> Interrupted | None:
+    """The first signal that came after `hold()`, when it could change nothing, if any."""
+    return _state.late
 
 
 def start_deadline(seconds: float) -> None:

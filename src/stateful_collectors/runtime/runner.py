@@ -10,8 +10,14 @@ where, and whether the state was saved. It returns the exit status
 Signals and the deadline (see `stateful_collectors.runtime.interrupts`): SIGINT,
 SIGTERM and SIGHUP end the run with status 130, its deadline with 124; the
 state is not saved (a save already under way completes, and the line says
-so). The deadline is `--deadline SECONDS`, else `[run] deadline` in the
-config, else one hour.
+so). A signal that comes once the outcome is decided (while the collector
+closes, after its save) changes nothing, and the line says it came. The
+deadline is `--deadline SECONDS`, else `[run] deadline` in the config, else
+one hour.
+
+The line goes through `stateful_collectors.runtime.output` (masked, on one
+line, bounded); a standard error that cannot take it loses the line, not the
+status.
 
 The runner relies only on what `RunnableCollector` declares
 (`run_collection`, `close`, `published_count`, `sink_description`,
@@ -23,13 +29,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, Protocol
 
-from stateful_collectors.config import ConfigSource, ConfigSpec
+from stateful_collectors.config import MAX_SECONDS, ConfigSource, ConfigSpec, parse_seconds
 from stateful_collectors.errors import (
     CollectorError,
     ExitStatus,
@@ -37,7 +42,7 @@ from stateful_collectors.errors import (
     StateSaveError,
     describe_exception,
 )
-from stateful_collectors.runtime import interrupts
+from stateful_collectors.runtime import interrupts, output
 
 __all__ = [
     "DEFAULT_DEADLINE",
@@ -50,49 +55,12 @@ log = logging.getLogger("stateful_collectors")
 
 DEFAULT_DEADLINE = 3600.0
 """A run's deadline, in seconds, unless `[run] deadline` or `--deadline` sets another."""
-MAX_DEADLINE = 7 * 24 * 3600.0
+MAX_DEADLINE = MAX_SECONDS
 """The longest deadline accepted: a week (a collector run is short by nature)."""
 
 
-def parse_seconds(text: str) -> float:
-    """A deadline in seconds: a number greater than 0, at most `MAX_DEADLINE`.
-
-    Raises `ValueError` whose message completes "the value ..." (the config
-    converter's convention).
-
-    ```python
-    from stateful_collectors.runtime.runner import parse_seconds
-
-    print(parse_seconds("90"), parse_seconds("2.5"))
-    #> 90.0 2.5
-    for text in ["0", "nan", "1e9", "soon"]:
-        try:
-            parse_seconds(text)
-        except ValueError as error:
-            print(f"{text}: {error}")
-            #> 0: is not a number of seconds greater than 0; write e.g. 3600
-            #> nan: is not a number of seconds greater than 0; write e.g. 3600
-            #> 1e9: is more than a week (604800 s); a run should not need that long
-            #> soon: is not a number of seconds greater than 0; write e.g. 3600
-    ```
-    """
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ValueError("is not a number of seconds greater than 0; write e.g. 3600")
-    if seconds > MAX_DEADLINE:
-        raise ValueError(
-            f"is more than a week ({MAX_DEADLINE:g} s); a run should not need that long"
-        )
-    return seconds
-
-
 _RUN_SPEC = ConfigSpec.parse(
-    f"[run]\ndeadline = {DEFAULT_DEADLINE:g} :: seconds\n",
-    owner="the [run] section",
-    converters={"seconds": parse_seconds},
+    f"[run]\ndeadline = {DEFAULT_DEADLINE:g} :: seconds\n", owner="the [run] section"
 )
 
 SECTIONS = tuple(_RUN_SPEC.sections)
@@ -118,18 +86,6 @@ class RunnableCollector(Protocol):
     def run_collection(self) -> None: ...
 
     def close(self) -> None: ...
-
-
-def configure_logging(verbose: bool) -> None:
-    """Log lines on stderr: warnings and errors, or everything with `verbose`."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
-    if not verbose:
-        logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 
 def _summary(collector: RunnableCollector, outcome: str, separator: str, save_failed: bool) -> str:
@@ -181,7 +137,7 @@ def run_collector(
     `DEFAULT_DEADLINE`) gives `ExitStatus.TIMED_OUT`; in both cases the state
     is not advanced unless it was being saved (the line says which).
     """
-    configure_logging(verbose)
+    output.configure_logging(verbose)
     own_handlers = not interrupts.installed()
     if own_handlers:
         interrupts.install()  # a no-op outside the main thread
@@ -250,13 +206,14 @@ def _run(
         except Exception as exc:  # the run's outcome is what matters; note the rest
             log.warning("%s: closing failed: %s", name, describe_exception(exc))
     if did_nothing or collector is None:
-        print(f"{name}: {outcome}", file=sys.stderr, flush=True)
+        output.say(f"{name}: {outcome}")  # lost if stderr cannot take it: the status stays
         return status
-    print(
-        f"{name}: {_summary(collector, outcome, separator, save_failed)}",
-        file=sys.stderr,
-        flush=True,
-    )
+    text = _summary(collector, outcome, separator, save_failed)
+    late = interrupts.late()
+    if late is not None:  # while it closed: the outcome was decided, the signal changed nothing
+        after = "the save" if collector.state_saved else "the run had ended"
+        text += f"; {late} came after {after} and changed nothing"
+    output.say(f"{name}: {text}")
     return status
 
 
@@ -305,11 +262,13 @@ class _HelpFormatter(argparse.HelpFormatter):
 
 
 def _terminal_columns() -> int:
-    """The terminal's width as `shutil.get_terminal_size()` finds it (`$COLUMNS` first)."""
-    try:
-        return int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        pass
+    """The terminal's width as `shutil.get_terminal_size()` finds it (`$COLUMNS` first).
+
+    `$COLUMNS` counts only as a whole number greater than 0, as for `shutil`.
+    """
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and 0 < int(columns) <= 10_000:
+        return int(columns)
     stdout = sys.__stdout__
     try:
         return (os.get_terminal_size(stdout.fileno()).columns if stdout else 0) or 80
@@ -325,7 +284,8 @@ class OneLineErrorParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(ExitStatus.USAGE_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        output.say(f"{self.prog}: {message} (see {self.prog} --help)")
+        self.exit(ExitStatus.USAGE_ERROR)
 
 
 def collector_main(cls: type[RunnableCollector]) -> Callable[[Sequence[str] | None], int]:
@@ -368,12 +328,14 @@ def collector_main(cls: type[RunnableCollector]) -> Callable[[Sequence[str] | No
             )
         except KeyboardInterrupt as exc:  # while the command line was read
             interrupts.hold()
-            print(f"{cls.__qualname__}: interrupted", file=sys.stderr, flush=True)
+            output.say(f"{cls.__qualname__}: interrupted")
             status = exc.exit_status if isinstance(exc, Interrupted) else ExitStatus.INTERRUPTED
             return int(status)
         finally:
-            interrupts.hold()  # the process ends with the status decided: signals change nothing
-            if argv is not None:  # called from Python: leave the process as it was
+            interrupts.finish()  # the process ends with the status decided: signals change nothing
+            if argv is None:
+                output.finish()  # a line lost on a closed stderr changes no status
+            else:  # called from Python: leave the process as it was
                 interrupts.restore()
 
     main.__doc__ = (

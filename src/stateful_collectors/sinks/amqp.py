@@ -69,20 +69,63 @@ import pika
 import pika.exceptions
 from pika.adapters.select_connection import SelectConnection
 
-from stateful_collectors.config import ConfigSource, ConfigSpec
-from stateful_collectors.errors import PublishError
+from stateful_collectors.config import ConfigSource, ConfigSpec, shown
+from stateful_collectors.errors import ConfigError, PublishError
 from stateful_collectors.sinks.base import AMQP_URL_ENV_VAR, Exchange
 
 __all__ = ["AmqpSink"]
 
 log = logging.getLogger(__name__)
 
+
+def _amqp_url(text: str) -> str:
+    """An AMQP URL pika can connect to (`''`: none); the converter of `url`, and of the variable.
+
+    Raises `ValueError` whose message completes "the value ...".
+    """
+    if not text.strip():
+        return ""
+    url = text.strip()
+    example = "write e.g. amqp://broker.example.org:5672/%2F"
+    parts = urllib.parse.urlsplit(url)
+    if "://" not in url or parts.scheme.lower() not in ("amqp", "amqps"):
+        raise ValueError(f"is not an amqp:// or amqps:// URL; {example}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        raise ValueError(f"has no port number from 1 to 65535 after its host; {example}")
+    try:
+        pika.URLParameters(url)
+    except Exception as exc:  # pika's own checks of the query's options (heartbeat=...)
+        reason = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
+        raise ValueError(f"is not an AMQP URL pika can use ({reason}); {example}") from None
+    return url
+
+
+def _port(text: str) -> int:
+    port = int(text) if text.strip().isdigit() else -1
+    if not 0 < port < 65536:
+        raise ValueError("is not a port number; write a whole number from 1 to 65535")
+    return port
+
+
+def _heartbeat(text: str) -> int:
+    seconds = int(text) if text.strip().isdigit() else -1
+    if not 0 <= seconds <= 65535:
+        raise ValueError(
+            "is not a number of seconds from 0 (no heartbeats) to 65535; write e.g. 600"
+        )
+    return seconds
+
+
 _SPEC = ConfigSpec.parse(
     """
     [rabbitmq]
-    url = :: str
+    url = :: amqp_url
     host = localhost :: str
-    port = :: int
+    port = :: port
     vhost = / :: str
     username = guest :: str
     password = guest :: str
@@ -90,12 +133,13 @@ _SPEC = ConfigSpec.parse(
     ssl_ca_certfile = :: str
     ssl_certfile = :: str
     ssl_keyfile = :: str
-    heartbeat = 600 :: int
-    blocked_connection_timeout = 60 :: float
-    socket_timeout = 10 :: float
-    confirm_timeout = 600 :: float
+    heartbeat = 600 :: heartbeat
+    blocked_connection_timeout = 60 :: seconds
+    socket_timeout = 10 :: seconds
+    confirm_timeout = 600 :: seconds
     """,
     owner="the [rabbitmq] section",
+    converters={"amqp_url": _amqp_url, "port": _port, "heartbeat": _heartbeat},
 )
 
 _PUMP_EVERY = 256  # publishes between two non-blocking turns of the I/O loop
@@ -104,20 +148,20 @@ _KEEPALIVE_PERIOD = 1.0  # seconds between two turns of the keeper thread
 
 
 def _connection_parameters(
-    options: Mapping[str, Any], url: str | None = None
+    options: Mapping[str, Any], url: str | None = None, where: str = "[rabbitmq]"
 ) -> pika.connection.Parameters:
-    """pika parameters from `[rabbitmq]` options, or from `url` when one is given."""
+    """pika parameters from `[rabbitmq]` options, or from `url` when one is given.
+
+    `where` names the options' file, for the line about a certificate file
+    that cannot be used.
+    """
     url = url or options.get("url") or None
     if url:
         parameters: pika.connection.Parameters = pika.URLParameters(url)
     else:
         ssl_options = None
         if options.get("ssl"):
-            import ssl
-
-            context = ssl.create_default_context(cafile=options.get("ssl_ca_certfile") or None)
-            if options.get("ssl_certfile"):
-                context.load_cert_chain(options["ssl_certfile"], options.get("ssl_keyfile") or None)
+            context = _ssl_context(options, where)
             ssl_options = pika.SSLOptions(context, options.get("host", "localhost"))
         parameters = pika.ConnectionParameters(
             host=options.get("host", "localhost"),
@@ -136,6 +180,27 @@ def _connection_parameters(
         parameters.socket_timeout = options.get("socket_timeout", 10)
     parameters.connection_attempts = 1
     return parameters
+
+
+def _ssl_context(options: Mapping[str, Any], where: str) -> Any:
+    """The TLS context of `ssl = true`; a certificate file it cannot use is a `ConfigError`."""
+    import ssl
+
+    option = "ssl_ca_certfile"
+    try:
+        context = ssl.create_default_context(cafile=options.get(option) or None)
+        if options.get("ssl_certfile"):
+            option = "ssl_certfile"
+            context.load_cert_chain(options["ssl_certfile"], options.get("ssl_keyfile") or None)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        if option == "ssl_certfile" and options.get("ssl_keyfile"):
+            option = "ssl_certfile' or 'ssl_keyfile"
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(
+            f"{where}: [rabbitmq] option '{option}' names a file that cannot be used "
+            f"({reason}); give the path of a PEM file the collector's user may read"
+        ) from None
+    return context
 
 
 def _describe_parameters(parameters: pika.connection.Parameters) -> str:
@@ -177,7 +242,12 @@ class AmqpSink:
     def from_config(cls, source: ConfigSource, env: Mapping[str, str]) -> AmqpSink:
         """Build from the `[rabbitmq]` section and `$STATEFUL_COLLECTORS_AMQP_URL`."""
         options = source.section(_SPEC, "rabbitmq")
-        parameters = _connection_parameters(options, env.get(AMQP_URL_ENV_VAR) or None)
+        variable = env.get(AMQP_URL_ENV_VAR) or ""
+        try:
+            url = _amqp_url(variable) or None
+        except ValueError as exc:
+            raise ConfigError(f"${AMQP_URL_ENV_VAR} = {shown(variable)}: the value {exc}") from None
+        parameters = _connection_parameters(options, url, options.origin)
         return cls(parameters, confirm_timeout=options["confirm_timeout"])
 
     @classmethod

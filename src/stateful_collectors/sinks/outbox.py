@@ -59,7 +59,7 @@ from stateful_collectors._value import Value
 from stateful_collectors.config import ConfigSource, ConfigSpec
 from stateful_collectors.errors import PublishError, StateFileError
 from stateful_collectors.fs import (
-    check_private_directory,
+    ensure_private_directory,
     fsync_directory,
     open_private_file,
     open_regular_file,
@@ -83,9 +83,15 @@ _REMEDY = f"point [outbox] path (or ${OUTBOX_ENV_VAR}) at a file of your own"
 
 
 def default_outbox_path(env: Mapping[str, str] | None = None) -> Path:
-    """`$XDG_DATA_HOME/stateful-collectors/outbox.jsonl`, `~/.local/share/...` by default."""
+    """`$XDG_DATA_HOME/stateful-collectors/outbox.jsonl`, `~/.local/share/...` by default.
+
+    A `$XDG_DATA_HOME` that is not an absolute path is ignored, as the XDG base
+    directory rules say.
+    """
     env = os.environ if env is None else env
-    data_home = env.get("XDG_DATA_HOME") or str(Path("~/.local/share").expanduser())
+    data_home = env.get("XDG_DATA_HOME", "")
+    if not os.path.isabs(data_home):
+        data_home = str(Path("~/.local/share").expanduser())
     return Path(data_home) / "stateful-collectors" / "outbox.jsonl"
 
 
@@ -151,16 +157,10 @@ class OutboxSink:
         self._exchanges = {exchange.name for exchange in exchanges}
         path = os.fspath(self.path)
         directory = os.path.dirname(path) or "."
+        ensure_private_directory(
+            directory, path, what="outbox dir", option="[outbox] path", names_a_file=True
+        )
         try:
-            try:
-                info = os.stat(directory)
-            except FileNotFoundError:
-                os.makedirs(directory, mode=0o700, exist_ok=True)
-                fsync_directory(os.path.dirname(os.path.abspath(directory)))
-                info = os.stat(directory)
-            check_private_directory(
-                directory, info, path, what="outbox dir", option="[outbox] path"
-            )
             flags = os.O_RDWR | os.O_APPEND
             try:
                 self._fd = open_private_file(path, flags, "outbox", remedy=_REMEDY)

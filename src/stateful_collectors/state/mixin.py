@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from stateful_collectors.collectors.base import AbstractBaseCollector
 from stateful_collectors.errors import StateFileError
 from stateful_collectors.runtime import interrupts
+from stateful_collectors.runtime.output import shell_word
 from stateful_collectors.state import stores
 from stateful_collectors.state.codecs import StateCodec, codec_named
 from stateful_collectors.state.store import (
@@ -215,7 +216,18 @@ class StatefulCollectorMixin(AbstractBaseCollector):
     # -- internals
 
     def _reset_hint(self) -> str:
-        return f"stateful-collectors state reset {_import_path(type(self))}"
+        return f"stateful-collectors state reset {self._command_target()}"
+
+    def _command_target(self) -> str:
+        """What makes a `state` command find this state: `MODULE:CLASS [--config FILE]`.
+
+        `--config` comes with the file the run was given on its command line;
+        a config found through `$STATEFUL_COLLECTORS_CONFIG` or the search
+        path, and a store's variable, are found again the same way.
+        """
+        target = shell_word(_import_path(type(self)))
+        config_file = self.config_source.config_file
+        return f"{target} --config {shell_word(config_file)}" if config_file else target
 
     def _store_request(self) -> StoreRequest:
         """What the store is told of this collector: the state's name, the codec, the class."""
@@ -229,7 +241,7 @@ class StatefulCollectorMixin(AbstractBaseCollector):
             codec=self._codec.name,
             owner=cls.__qualname__,
             reset_hint=self._reset_hint(),
-            target=_import_path(cls),
+            target=self._command_target(),
             state_dir=state_dir,
         )
 

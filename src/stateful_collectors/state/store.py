@@ -51,7 +51,8 @@ class StoreRequest(Value):
     reset_hint: str | None
     """The command that resets the state, for the message about a damaged one."""
     target: str
-    """The collector as `MODULE:CLASS`, for the `state` commands that messages suggest."""
+    """The collector as the `state` commands that messages suggest take it: `MODULE:CLASS`,
+    and `--config FILE` when the run was given one."""
     state_dir: Path | None
     """The config's `state_dir` (or its default); `None` when the config has no such option."""
 

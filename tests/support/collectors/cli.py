@@ -12,15 +12,25 @@ from stateful_collectors import BaseCollector, StatefulCollectorMixin
 log = logging.getLogger(__name__)
 
 
+LONG_FAILURE = "token=abc123 \x1b[31m" + "the source said " * 200 + "\x00end"
+"""What a 'fail-long' run raises: 3 KB of text, with a secret and control characters in it."""
+
+
 class Counter(StatefulCollectorMixin, BaseCollector):
-    """Publishes `run N`, remembers N; `mode` makes a run fail or block, `pad` grows its state."""
+    """Publishes `run N`, remembers N; `mode` makes a run fail or block, `pad` grows its state.
+
+    Modes: ok, fail, fail-long (3 KB of exception text), chatty (prints on
+    stdout), block, swallow, no-inner-stop, stop, and slow-close: after its save, `close()` writes
+    `ready_file` and waits until `go_file` exists (a signal can land there).
+    """
 
     raw_type = "stream"
     config_spec = """
         [counter]
         state_dir :: path
-        mode = ok :: str          # ok, fail, block, swallow, no-inner-stop or stop
+        mode = ok :: str          # see the class's docstring
         ready_file = :: str       # written once a 'block' run is blocked
+        go_file = :: str          # what a 'slow-close' run waits for in close()
         pad = 0 :: int            # bytes of padding saved with the state
     """
 
@@ -47,6 +57,10 @@ class Counter(StatefulCollectorMixin, BaseCollector):
         self.publish_output(*self.get_output_components())
         if mode == "fail":
             raise ConnectionError("the source went away")
+        if mode == "fail-long":
+            raise RuntimeError(LONG_FAILURE)
+        if mode == "chatty":  # a collector's own print(), as some have
+            print(f"published run {self.state['runs']}")
         if mode == "block":
             Path(self.config["ready_file"]).write_text("ready")
             time.sleep(120)  # until the test sends a signal
@@ -61,6 +75,15 @@ class Counter(StatefulCollectorMixin, BaseCollector):
         if mode == "stop":
             self.stop()  # as a handler of the collector's own would
         self.inner_stop()
+
+    def close(self):
+        if self.config.get("mode") == "slow-close" and self.state_saved:
+            Path(self.config["ready_file"]).write_text("closing")
+            go = Path(self.config["go_file"])
+            deadline = time.monotonic() + 60
+            while not go.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        super().close()
 
 
 class JsonCounter(Counter):

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from stateful_collectors.errors import StateFileError, StateSaveError, UsageError
 from stateful_collectors.fs import (
-    check_private_directory,
     create_private_file,
+    ensure_private_directory,
     fsync_directory,
     open_private_reader,
     read_private_file,
@@ -38,6 +38,7 @@ from stateful_collectors.fs import (
     write_durably,
 )
 from stateful_collectors.runtime import interrupts
+from stateful_collectors.runtime.output import shell_word
 from stateful_collectors.state.codecs import StateCodec, codec_named
 from stateful_collectors.state.lock import SingleInstanceLock
 from stateful_collectors.state.store import Backup, StoreRequest, decode_saved_state
@@ -190,14 +191,7 @@ class FileStore:
 
     def ensure_directory(self) -> None:
         """Create the state dir with mode 0700 if it is missing; refuse an unsafe one."""
-        directory = self._directory
-        try:
-            info = os.stat(directory)
-        except FileNotFoundError:
-            os.makedirs(directory, mode=0o700, exist_ok=True)
-            os.chmod(directory, 0o700)
-            info = os.stat(directory)
-        check_private_directory(directory, info, self._path)
+        ensure_private_directory(self._directory, self._path)
 
     # -- the state commands
 
@@ -234,7 +228,7 @@ class FileStore:
         os.unlink(backup)
 
     def restore_command(self, backup: str) -> str:
-        return f"cp -p {backup} {self._path}"
+        return f"cp -p {shell_word(backup)} {shell_word(self._path)}"
 
     def list_backups(self) -> list[Backup]:
         """The `<name>.<UTC time>.bak` files next to the state, oldest first."""
