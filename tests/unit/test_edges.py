@@ -35,6 +35,7 @@ from stateful_collectors.demo import DemoFeed
 from stateful_collectors.runtime.output import MAX_LINE_CHARS, escape
 from stateful_collectors.sinks.outbox import default_outbox_path
 from tests.support import EXAMPLES, ROOT, clean_env
+from tests.support.feeds import CountingFeed
 from tests.support.processes import CLI
 
 TARGET = f"{EXAMPLES}/my_statefull_collector.py:MyStatefullCollector"
@@ -559,3 +560,43 @@ def test_a_hard_linked_state_file_is_accepted_and_its_other_name_keeps_the_old_s
     )
     assert pickle.loads(state_file.read_bytes()) == {"last_utc": "2026-11-27T20:02:00Z"}
     assert other_name.read_bytes() == SAVED and os.stat(state_file).st_nlink == 1
+
+
+SINK_MISTAKES = {
+    "a broker URL with no port": (
+        {"STATEFUL_COLLECTORS_AMQP_URL": "amqp://:::"},
+        "[outbox]\npath = {tmp}/outbox.jsonl\n",
+        3,
+    ),
+    "an outbox path through a device": ({}, "[outbox]\npath = /dev/null/x/outbox.jsonl\n", 4),
+}
+
+
+@pytest.mark.parametrize("mistake", SINK_MISTAKES)
+def test_a_two_phase_collector_checks_its_sink_before_it_asks_the_source(
+    mistake: str, tmp_path: Path
+) -> None:
+    """The rows collector fetches before it publishes: a wrong sink stops it before the fetch."""
+    env, sections, status = SINK_MISTAKES[mistake]
+    feed = CountingFeed(history=3, start="2026-11-27T20:00:00Z")
+    with feed.serve() as server:
+        config = tmp_path / "rows.conf"
+        config.write_text(
+            f"[demo_csv_collector]\nstate_dir = {tmp_path}/state\nurl = {server.url}/items.csv\n"
+            + sections.replace("{tmp}", str(tmp_path))
+        )
+        result = subprocess.run(
+            [*CLI, "run", f"{EXAMPLES}/time_ordered_rows_collector.py:DemoCsvCollector"]
+            + ["--config", str(config)],
+            cwd=tmp_path,
+            env=clean_env(**env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    print(f"two-phase, {mistake}: exit {result.returncode}, source asked {feed.requests} time(s)")
+    assert result.returncode == status, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert feed.requests == 0, "the source was asked before the sink was checked"
+    assert not list((tmp_path / "state").glob("*.pickle"))

@@ -397,8 +397,12 @@ class AbstractBaseCollector:
     # -- one run
 
     def run_collection(self) -> None:
-        """One whole run: `prepare_state()`, `run()`, then `after_completed_publishing()`."""
+        """One whole run: `prepare_state()`, `prepare_sink()`, `run()`, then the hook.
+
+        The hook is `after_completed_publishing()`.
+        """
         self.prepare_state()
+        self.prepare_sink()
         self.run()
         self.after_completed_publishing()
 
@@ -406,6 +410,12 @@ class AbstractBaseCollector:
         """Before anything is fetched: take the state's lock and check it can be saved.
 
         Nothing here; `StatefulCollectorMixin` does both.
+        """
+
+    def prepare_sink(self) -> None:
+        """Before anything is fetched: check where the messages will go.
+
+        Nothing here; `QueuedBase` makes its sink and checks its settings.
         """
 
     def run(self) -> None:
@@ -454,6 +464,7 @@ class QueuedBase(AbstractBaseCollector):
         super().__init__(**kwargs)
         self._sink_override = sink
         self._sink: Sink | None = None
+        self._prepared_sink: Sink | None = None
         self._exchanges = Exchange.from_output_queue(self.output_queue)
         self._inner_stop_requested = False
         self._stop_requested = False
@@ -470,6 +481,16 @@ class QueuedBase(AbstractBaseCollector):
             return self._sink_override
         return sink_from_config(self.config_source)
 
+    def prepare_sink(self) -> None:
+        """Make this run's sink and check its settings (`Sink.check()`), before any fetch.
+
+        A wrong `[rabbitmq]` or `[outbox]` setting then stops the run before
+        the source is asked for anything; `run()` uses this sink.
+        """
+        sink = self.make_sink()
+        sink.check()
+        self._prepared_sink = sink
+
     def run(self) -> None:
         """Open the sink, `start_publishing()`, wait for `inner_stop()` and all confirms.
 
@@ -477,7 +498,7 @@ class QueuedBase(AbstractBaseCollector):
         `PublishError` (or whatever your code raised) otherwise; the sink is
         closed either way.
         """
-        sink = self.make_sink()
+        sink, self._prepared_sink = self._prepared_sink or self.make_sink(), None
         self._sink = sink
         self.sink_description = sink.description
         self._inner_stop_requested = False
@@ -553,6 +574,7 @@ class QueuedBase(AbstractBaseCollector):
         self._sink.confirm_all()
 
     def close(self) -> None:
+        self._prepared_sink = None  # made and checked, never opened: nothing to release
         sink, self._sink = self._sink, None
         if sink is not None:
             sink.close()

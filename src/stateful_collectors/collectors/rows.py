@@ -278,7 +278,8 @@ class BaseTimeOrderedRowsCollector(StatefulCollectorMixin, BaseTwoPhaseCollector
 
     A run (`run_collection()`):
 
-    1. `prepare_state()` takes the lock and checks the state can be saved;
+    1. `prepare_state()` takes the lock and checks the state can be saved,
+       and `prepare_sink()` checks the sink's settings;
     2. `obtain_input_pile()` loads the state, calls `obtain_orig_data()` and
        `all_rows_from_orig_data()`, and keeps the new rows
        (`get_fresh_rows_only()`), all before the broker is contacted. No new

@@ -72,7 +72,8 @@ class BaseTwoPhaseCollector(BaseCollector):
     A run (`run_collection()`):
 
     1. `prepare_state()`: takes a stateful collector's lock and checks its
-       state can be saved, before anything is fetched;
+       state can be saved, and `prepare_sink()` checks the sink's settings,
+       before anything is fetched;
     2. `obtain_input_pile()`: everything there is to publish, fetched before
        the sink is opened. `None` ends the run there: one INFO log line,
        no sink opened, nothing published, and `after_completed_publishing()`
@@ -119,8 +120,12 @@ class BaseTwoPhaseCollector(BaseCollector):
     _input_pile: Any = None
 
     def run_collection(self) -> None:
-        """One whole run: `prepare_state()`, `obtain_input_pile()`, `run()`, then the hook."""
+        """One whole run: `prepare_state()`, `prepare_sink()`, `obtain_input_pile()`, `run()`.
+
+        Then the hook, `after_completed_publishing()`.
+        """
         self.prepare_state()
+        self.prepare_sink()
         self.nothing_to_publish = False
         input_pile = self.obtain_input_pile()
         if input_pile is None:

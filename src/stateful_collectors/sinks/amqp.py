@@ -257,6 +257,9 @@ class AmqpSink:
 
     # -- the Sink protocol
 
+    def check(self) -> None:
+        """Nothing to do: `from_config()` and `from_url()` checked every setting."""
+
     def open(self, exchanges: Sequence[Exchange]) -> None:
         with self._lock:
             self._exchanges = list(exchanges)

@@ -76,6 +76,13 @@ class Sink(Protocol):
     description: str
     """A short human description for logs and the run summary (no passwords)."""
 
+    def check(self) -> None:
+        """Raise now if the sink's settings cannot work, before anything is fetched.
+
+        Nothing is opened or sent: a wrong path or an unusable directory is
+        found here, a broker that is down only by `open()`.
+        """
+
     def open(self, exchanges: Sequence[Exchange]) -> None:
         """Connect (or open the file) and declare the exchanges."""
 

@@ -147,6 +147,21 @@ class OutboxSink:
         configured = source.section(_SPEC, "outbox")["path"]
         return cls(configured or default_outbox_path(env))
 
+    def check(self) -> None:
+        """Check the outbox's directory (making it if missing); the file is not opened.
+
+        Raises:
+            StateFileError: the directory is unsafe or is not one (exit status 4).
+        """
+        path = os.fspath(self.path)
+        ensure_private_directory(
+            os.path.dirname(path) or ".",
+            path,
+            what="outbox dir",
+            option="[outbox] path",
+            names_a_file=True,
+        )
+
     def open(self, exchanges: Sequence[Exchange]) -> None:
         """Open (or create) the file for appending, after checking it and its directory.
 
@@ -157,9 +172,7 @@ class OutboxSink:
         self._exchanges = {exchange.name for exchange in exchanges}
         path = os.fspath(self.path)
         directory = os.path.dirname(path) or "."
-        ensure_private_directory(
-            directory, path, what="outbox dir", option="[outbox] path", names_a_file=True
-        )
+        self.check()
         try:
             flags = os.O_RDWR | os.O_APPEND
             try:
