@@ -123,6 +123,10 @@ GIVE_UP_BEFORE_DEADLINE = 1.5
 """Seconds before the run's deadline at which a statement the network holds up is given up."""
 LEAST_WAIT = 1.0
 """Seconds a statement may wait on a silent network at least, however close the deadline."""
+DEADLINE_OVERRUN = LEAST_WAIT + 1.0
+"""Seconds past the run's deadline at which a statement the network holds up ends, at most:
+one that started in the deadline's last moments waits `LEAST_WAIT`, and a keepalive probe
+goes out once a second."""
 _TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", None)  # Linux
 _TCP_KEEPIDLE = getattr(socket, "TCP_KEEPIDLE", None)
 _TCP_KEEPINTVL = getattr(socket, "TCP_KEEPINTVL", None)
@@ -383,18 +387,38 @@ class PostgresStore:
         self._socket, self._socket_limit = _tcp_socket(connection), None
         try:
             self._limit_waits(self._wait_limit()[0])
-            settings = list(self._session_settings.items())
-            connection.execute(
-                "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in settings),
-                [value for pair in settings for value in pair],
-            )
+            self._configure_session(connection)
             self._ensure_tables(connection)
+        except psycopg.Error as exc:
+            error = self._session_error(connection, exc)
+            self._forget_socket()
+            connection.close()
+            raise error from None
         except BaseException:
             self._forget_socket()
             connection.close()
             raise
         self._connection = connection
         return connection
+
+    def _configure_session(self, connection: psycopg.Connection[tuple[Any, ...]]) -> None:
+        """Set the session's timeouts and TCP settings (any role may), in one statement.
+
+        A server that cannot bound unacknowledged data (`tcp_user_timeout`
+        needs PostgreSQL 12 and a system that has it; not Windows) is left
+        with its keepalives alone.
+        """
+        settings = list(self._session_settings.items())
+        for attempt in (settings, [pair for pair in settings if pair[0] != "tcp_user_timeout"]):
+            try:
+                connection.execute(
+                    "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in attempt),
+                    [value for pair in attempt for value in pair],
+                )
+                return
+            except (psycopg.errors.InvalidParameterValue, psycopg.errors.UndefinedObject):
+                if attempt is not settings:
+                    raise
 
     # -- bounds on a silent network
 
