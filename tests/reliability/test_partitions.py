@@ -39,8 +39,8 @@ import pytest
 
 from stateful_collectors.errors import ExitStatus
 from stateful_collectors.sinks.outbox import read_outbox
-from stateful_collectors.state.stores.postgresql import DEADLINE_OVERRUN
-from tests.support.partitions import PREFIX, remove_leftovers
+from stateful_collectors.state.stores.postgresql import DEADLINE_OVERRUN, LEAST_WAIT
+from tests.support.partitions import PREFIX, remove_leftovers, row_key
 
 pytestmark = [pytest.mark.postgresql]
 
@@ -286,3 +286,55 @@ def test_leftovers_of_a_killed_session_are_removed(partition_network):
     assert namespace in removed and link in removed
     assert namespace not in namespaces.stdout and f" {link}@" not in links.stdout
     assert ours.name in namespaces.stdout and ours.wire in namespaces.stdout
+
+
+def test_a_load_cut_off_near_the_deadline_ends_with_one_line(partition_lanes, summary):
+    lane = partition_lanes("load", keepalives=QUICK, padding=2 << 20)
+    host_a, host_b = lane.hosts
+    first = host_b.start(deadline=60).finish()  # saves a 2 MiB state
+    assert first.returncode == ExitStatus.SUCCESS, first.stderr
+    host_a.net.throttle("8mbit")  # its load takes about 2 s, more than its deadline leaves
+    deadline = 2.0
+    holder = host_a.start(deadline=deadline)
+    wait_for(lambda: lane.table.sending(pid_phrase(holder)), "the server to send the state")
+    host_a.net.cut()
+    cut = time.monotonic()
+    holder.finish()
+    ended = time.monotonic() - cut
+    host_a.net.restore()
+    line = (
+        f"--deadline {deadline:g}, cut while loading a 2 MiB state: exit {holder.returncode} "
+        f"{ended:.2f} s after the cut: {holder.stderr.strip()}"
+    )
+    print(line)
+    summary(line)
+    assert holder.returncode == ExitStatus.TIMED_OUT, holder.stderr
+    assert holder.stderr.splitlines() == [
+        f"PartitionedFeedCollector: deadline passed ({deadline:g} s); nothing published; "
+        "state not saved (the next run starts from the previous state)"
+    ]
+    assert ended <= DEADLINE_OVERRUN + SLACK, line
+
+
+def test_a_host_cut_off_right_after_its_save_says_so_and_exits_at_once(partition_lanes, summary):
+    lane = partition_lanes("after")  # the default keepalives: a partition bound of 60 s
+    host_a, _ = lane.hosts
+    lane.table.delay("commit", 0.5)
+    holder = host_a.start(deadline=60)
+    wait_for(lambda: lane.table.running(pid_phrase(holder), "COMMIT"), "host-a's COMMIT")
+    host_a.net.cut(outgoing_only=True)  # the COMMIT's answer arrives; nothing more leaves
+    cut = time.monotonic()
+    holder.finish()
+    ended = time.monotonic() - cut
+    host_a.net.restore()
+    line = (
+        f"cut once host-a's COMMIT was under way, its answer let through: exit "
+        f"{holder.returncode} {ended:.2f} s after the cut: {holder.line}"
+    )
+    print(line)
+    summary(line)
+    assert holder.returncode == ExitStatus.SUCCESS, holder.stderr
+    assert "; state saved to postgresql://" in holder.line, holder.line
+    assert holder.line.endswith(f", table collector_state, key {row_key(lane.name)}")
+    assert [by for _, _, by in lane.saves()] == [pid_phrase(holder)]
+    assert ended <= 0.5 + LEAST_WAIT + 1 + SLACK, line  # the commit, then the unlock given up

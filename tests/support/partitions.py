@@ -80,6 +80,7 @@ __all__ = [
     "Run",
     "StateTable",
     "remove_leftovers",
+    "row_key",
 ]
 
 REQUIRE_NETNS_ENV_VAR = "STATEFUL_COLLECTORS_REQUIRE_NETNS"
