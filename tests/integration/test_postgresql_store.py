@@ -484,7 +484,8 @@ def test_a_session_lost_while_its_commit_runs_leaves_the_outcome_unknown(postgre
     assert collector.load_state() == {"last_id": 1}
 
     def end_the_session_during_the_commit() -> None:
-        while True:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
             rows = postgresql.execute(
                 pg_dsn,
                 "SELECT pid FROM pg_stat_activity WHERE query = 'COMMIT' AND state = 'active'",
@@ -505,3 +506,33 @@ def test_a_session_lost_while_its_commit_runs_leaves_the_outcome_unknown(postgre
     assert not collector.state_saved
     assert collector.save_outcome_unknown
     assert collector.state_location is None  # the run's line claims neither saved nor not
+
+
+def test_near_the_deadline_a_slow_server_does_not_keep_the_save_past_it(postgresql, pg_dsn):
+    from stateful_collectors.runtime import interrupts
+    from stateful_collectors.state.stores.postgresql import GIVE_UP_BEFORE_DEADLINE
+
+    with Shared(config_text=config(pg_dsn)) as collector:
+        collector.save_state({"last_id": 1})
+    postgresql.execute(
+        pg_dsn,
+        "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN PERFORM pg_sleep(20); RETURN NEW; END $$",
+    )
+    postgresql.execute(
+        pg_dsn,
+        "CREATE TRIGGER slow BEFORE UPDATE ON collector_state FOR EACH ROW EXECUTE FUNCTION slow()",
+    )
+    collector = Shared(config_text=config(pg_dsn))  # statement_timeout: 30 s
+    try:
+        assert collector.load_state() == {"last_id": 1}
+        interrupts.start_deadline(4)  # no timer: not installed; the time left is what counts
+        started = time.monotonic()
+        with pytest.raises(StateSaveError, match="canceling statement due to statement timeout"):
+            collector.save_state({"last_id": 2})
+        took = time.monotonic() - started
+    finally:
+        interrupts.cancel_deadline()
+        collector.close()
+    assert took < 4 - GIVE_UP_BEFORE_DEADLINE + 0.5
+    assert json.loads(bytes(row(postgresql, pg_dsn)[2])) == {"last_id": 1}
