@@ -247,11 +247,6 @@ def test_reader_pages_speak_to_the_reader(built_site: Path) -> None:
         ("reference/cli.md", r"`--rate-limit` requests a minute \((\d+)\)", "RATE_LIMIT"),
         ("reference/cli.md", r"each count is capped \(([\d,]+)\)", "MAX_CHANGE"),
         ("cookbook/rate-limited.md", r"`download_retries` \((\d+)\)", "DOWNLOAD_RETRIES"),
-        ("several-hosts.md", r"the\s+\*partition bound\*,\s+(\d+) s with the defaults", "PG_BOUND"),
-        ("several-hosts.md", r"a\s+statement\s+is\s+given\s+up\s+([\d.]+) s before it", "PG_EARLY"),
-        ("several-hosts.md", r"starts\s+in the last ([\d.]+) s before the deadline", "PG_CORNER"),
-        ("several-hosts.md", r"still\s+gets\s+([\d.]+) s", "PG_LEAST"),
-        ("several-hosts.md", r"ends\s+at\s+most\s+([\d.]+) s after\s+the\s+deadline", "PG_OVERRUN"),
         (
             "cookbook/conditional-download.md",
             r"`download_max_bytes` \((\d+) MiB by default\)",
@@ -265,7 +260,6 @@ def test_figures_in_prose_match_their_source(page: str, phrase: str, value: str)
     from stateful_collectors.collectors.downloading import BaseDownloadingCollector
     from stateful_collectors.demo import cookbook as demo_cookbook
     from stateful_collectors.sinks import amqp
-    from stateful_collectors.state.stores import postgresql as pg
     from tests.reliability import test_checkpoint_kills, test_single_instance
 
     words = {"hundred": 100, "Eight": 8}
@@ -294,11 +288,6 @@ def test_figures_in_prose_match_their_source(page: str, phrase: str, value: str)
         "DOWNLOAD_RETRIES": _download_default(BaseDownloadingCollector, "download_retries"),
         "DOWNLOAD_MAX_MIB": _download_default(BaseDownloadingCollector, "download_max_bytes")
         / (1 << 20),
-        "PG_BOUND": pg.PostgresStore("postgresql://x@h/db", key="k").partition_bound,
-        "PG_EARLY": pg.GIVE_UP_BEFORE_DEADLINE,
-        "PG_CORNER": pg.GIVE_UP_BEFORE_DEADLINE + pg.LEAST_WAIT,
-        "PG_LEAST": pg.LEAST_WAIT,
-        "PG_OVERRUN": pg.DEADLINE_OVERRUN,
     }[value]
     text = (ROOT / "docs" / page).read_text(encoding="utf-8")
     match = re.search(phrase, text)

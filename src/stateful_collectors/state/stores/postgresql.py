@@ -13,14 +13,25 @@ session advisory lock:
   host, gets `AlreadyRunningError` (exit status 5) naming the host and pid of
   the holder, which every run writes into its session's `application_name`.
   The server drops the lock with the session: when the holder exits or is
-  killed, at once; when its host vanishes, after the TCP keepalive time.
+  killed, at once; when its host vanishes, after the partition bound.
 * **Fenced saves.** A save is one statement on that same session: an
   `UPDATE ... WHERE key = ... AND version = <the version this run loaded>`
   that bumps `version`, or, when there was no row, an `INSERT` that a unique
-  key stops if another run created it meanwhile; committed with
-  `synchronous_commit = on` before `save_state()` returns. A run whose
+  key stops if another run created it meanwhile; in a transaction whose
+  `COMMIT` (with `synchronous_commit = on`) is sent once the statement's
+  answer came, and answered before `save_state()` returns. A run whose
   session died, or whose row moved on, has its save refused with
-  `LockLostError` (exit status 6): it cannot overwrite a newer state.
+  `LockLostError` (exit status 6): it cannot overwrite a newer state. A
+  session lost once the `COMMIT` left gives `SaveOutcomeUnknownError` (a
+  `LockLostError`): the save may or may not have landed.
+* **Bounded on a silent network.** The keepalives' sum,
+  `idle + interval * count` seconds (the *partition bound*), is also each
+  end's `tcp_user_timeout`: the server gives up on a vanished host's session,
+  and frees its lock, that long after its last packet, whatever it was doing;
+  a run gives up on a silent server as soon. Near the run's deadline a
+  statement waits no longer than up to `GIVE_UP_BEFORE_DEADLINE` seconds
+  before it (`LEAST_WAIT` at least), and a save's statement may take no
+  longer on the server either.
 * **Checked bytes.** Each row keeps its codec and a SHA-256 of its bytes; a
   row whose bytes do not match, or that holds a pickle while
   `allow_pickle` is off, is refused on load and left as it is.
