@@ -12,9 +12,7 @@ Bars:
   `SELECT data ... WHERE key = %s` and `json.loads`, although `load_state`
   also checks the row's codec and its SHA-256.
 
-For context (no bar): the same update autocommitted, in one round trip (a
-connection lost during it leaves the save's outcome unknown), and the same
-saves and loads through the file store.
+For context (no bar): the same saves and loads through the file store.
 
 Both sides encode the same JSON state (the codec this store prefers) and talk
 to the same private server (Debian's PostgreSQL, started for the benchmark with
@@ -122,12 +120,6 @@ def _measure(directory: Path, dsn: str, quick: bool) -> list[Row]:
             hand.execute("COMMIT")
             version[0] = row[0]
 
-        def one_statement_save() -> None:
-            row = hand.execute(update, [_encode(state), "bench", version[0]]).fetchone()
-            if row is None:
-                raise BenchmarkError("the autocommitted save updated no row")
-            version[0] = row[0]
-
         def hand_load() -> Any:
             row = hand.execute("SELECT data FROM hand WHERE key = %s", ["bench"]).fetchone()
             assert row is not None
@@ -139,7 +131,6 @@ def _measure(directory: Path, dsn: str, quick: bool) -> list[Row]:
             {
                 "ours": batch(lambda: ours.save_state(state), 1),
                 "hand": batch(hand_save, 1),
-                "one statement": batch(one_statement_save, 1),
                 "file": batch(lambda: on_file.save_state(state), 1),
             },
             rounds=10 if quick else 300,
@@ -175,17 +166,6 @@ def _measure(directory: Path, dsn: str, quick: bool) -> list[Row]:
                 chart_label=label,
             )
         )
-    rows.append(
-        Row(
-            f"{SAVE_WHAT}, vs one autocommitted UPDATE",
-            format_seconds(median(saves["ours"])),
-            f"{format_seconds(median(saves['one statement']))} one round trip, outcome "
-            "unknown if cut",
-            f"{paired_ratio(saves['ours'], saves['one statement']):.2f}x",
-            "",
-            "context",
-        )
-    )
     for what, timings in (("save_state", saves), ("load_state", loads)):
         rows.append(
             Row(
