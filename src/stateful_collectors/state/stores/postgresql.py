@@ -760,7 +760,7 @@ class PostgresStore:
         with self._bounded() as limit:
             try:
                 failed: psycopg.Error | None = None
-                with connection.pipeline():  # one round trip
+                with _one_round_trip(connection):
                     try:
                         connection.execute(b"BEGIN")
                         if interrupts.remaining() is not None and limit < self._statement_timeout:
@@ -866,6 +866,15 @@ class PostgresStore:
             f"{backup} is not a backup of {self.description}; "
             "'stateful-collectors state backups' lists them"
         )
+
+
+def _one_round_trip(
+    connection: psycopg.Connection[Any],
+) -> contextlib.AbstractContextManager[Any]:
+    """A pipeline: the statements in the block go in one round trip (with libpq 14 or later)."""
+    if psycopg.Pipeline.is_supported():
+        return connection.pipeline()
+    return contextlib.nullcontext()
 
 
 def _tcp_socket(connection: psycopg.Connection[Any]) -> socket.socket | None:
