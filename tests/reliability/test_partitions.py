@@ -97,8 +97,8 @@ def test_a_holder_cut_off_while_the_server_sends_it_an_answer_frees_the_lock_in_
     taken_over = host_b.start(deadline=60).finish()
     line = (
         f"holder on host-a cut off while the server sent it its 4 MiB state, then killed; "
-        f"lock freed {held:.2f} s after the cut (bound {BOUND} s); host-b's next run: exit "
-        f"{taken_over.returncode}, published {len(published_by(lane, taken_over))}"
+        f"lock freed {held:.2f} s after the cut (partition bound {BOUND} s); host-b's next "
+        f"run: exit {taken_over.returncode}, published {len(published_by(lane, taken_over))}"
     )
     print(line)
     summary(line)

@@ -411,6 +411,17 @@ class Run:
     def reached(self, log: Path) -> bool:
         return log.exists() and str(self.pid) in log.read_text().split()
 
+    @property
+    def past_deadline(self) -> float | None:
+        """Seconds from its deadline to its end (`finish()` first); `None` if the deadline
+        never started (the run was made in `began_log` just after it did)."""
+        log = self.host.began_log
+        for line in log.read_text().splitlines() if log.exists() else []:
+            pid, began = line.split()
+            if int(pid) == self.pid:
+                return self.started + self.elapsed - (float(began) + self.deadline)
+        return None
+
 
 class CollectorHost:
     """A host's config for `PartitionedFeedCollector` in one lane, and its runs (see the module)."""
@@ -432,6 +443,7 @@ class CollectorHost:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # the outbox's, private
         self.started_log = directory / "started.log"
         self.published_log = directory / "published.log"
+        self.began_log = directory / "began.log"
         self.save_gate = directory / f"save-gate-{self.name}"
         self.outbox = directory / "outbox.jsonl"
         self.config = directory / f"{self.name}.conf"
@@ -448,6 +460,7 @@ class CollectorHost:
             f"url = {feed_url}/items.json\n"
             f"started_log = {self.started_log}\n"
             f"published_log = {self.published_log}\n"
+            f"began_log = {self.began_log}\n"
             f"padding = {padding}\n"
             f"lane = {lane}\n"
             "[postgresql]\n"

@@ -5,8 +5,14 @@ more options: `padding`, the number of bytes of filler its JSON state carries
 (so that loading or saving it keeps data in flight on a throttled link for a
 while), and `lane`, a name added to the state's row key, so that runs of
 several independent lanes can share one table. It keeps
-`{"last_id": N, "padding": "xx..."}`.
+`{"last_id": N, "padding": "xx..."}`. When it is made (just after the run's
+deadline started), it notes its pid and `time.monotonic()` (one clock for
+every process of the machine) in `began_log`, so that a test can tell how
+far past its deadline a run ended.
 """
+
+import os
+import time
 
 from tests.support.collectors.shared_feed import SharedFeedCollector
 
@@ -22,7 +28,14 @@ class PartitionedFeedCollector(SharedFeedCollector):
         published_log = :: str
         padding = 0 :: int
         lane = :: str
+        began_log = :: str
     """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if self.config["began_log"]:
+            with open(self.config["began_log"], "a") as log:
+                log.write(f"{os.getpid()} {time.monotonic()}\n")
 
     def get_state_file_name(self):
         lane = self.config["lane"]
