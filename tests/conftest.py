@@ -19,6 +19,7 @@ from stateful_collectors.demo import DemoFeed
 pytest_plugins = [
     "tests.support.broker",  # broker, bound_queue
     "tests.support.postgresql",  # postgresql, pg_dsn
+    "tests.support.partitions",  # partition_network, partition_postgresql, partition_hosts
     "tests.support.probe",  # probe
     "tests.support.examples",  # workdir, sink: the guide's collectors run as the guide says
     "tests.support.reliability",  # summary, and the reliability summary lines

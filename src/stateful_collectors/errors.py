@@ -39,6 +39,7 @@ __all__ = [
     "LockLostError",
     "OutputError",
     "PublishError",
+    "SaveOutcomeUnknownError",
     "StateFileError",
     "StateSaveError",
     "UsageError",
@@ -69,7 +70,8 @@ class ExitStatus(enum.IntEnum):
     ALREADY_RUNNING = 5
     """Another instance of the same collector holds the lock; this one did nothing."""
     LOCK_LOST = 6
-    """Another run took over the state while this one ran; this run's save was refused."""
+    """This run lost its lock while it ran: its save was refused, or (its commit's answer
+    lost) may or may not have landed; the next run carries on from what the state holds."""
     OUTPUT_ERROR = 74
     """A command could not write what it was asked to show (`state show` with its standard
     output closed or full); nothing was changed. (`EX_IOERR` of sysexits.h.)"""
@@ -131,6 +133,15 @@ class LockLostError(CollectorError):
     """This run no longer holds its lock: another run took over, so its save was refused."""
 
     exit_status = ExitStatus.LOCK_LOST
+
+
+class SaveOutcomeUnknownError(LockLostError):
+    """The save's commit was sent, but its answer never came: it may or may not have landed.
+
+    The connection broke after the commit left (a partition, a server that went
+    away). This run cannot tell whether the state now holds its save; the next
+    run reads it and carries on from whichever state it holds.
+    """
 
 
 class PublishError(CollectorError):
@@ -202,9 +213,16 @@ class DeadlineExceeded(Interrupted):
 
     exit_status = ExitStatus.TIMED_OUT
 
+    save_failure: str | None = None
+    """How the save under way when the deadline passed failed, if it did (said in `str()`)."""
+
     def __init__(self, seconds: float) -> None:
         super().__init__(f"deadline passed ({seconds:g} s)")
         self.seconds = seconds
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return text if self.save_failure is None else f"{text} during a save: {self.save_failure}"
 
 
 _MAX_EXCEPTION_CHARS = 300

@@ -17,6 +17,7 @@ import os
 import pickle
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -379,3 +380,159 @@ def test_the_store_can_be_used_on_its_own(postgresql, pg_dsn):
     finally:
         store.release_lock()
     assert not store.lock_held
+
+
+def _tcp_options(connection) -> dict[str, int]:
+    import socket
+
+    with socket.socket(fileno=os.dup(connection.fileno())) as sock:
+        return {
+            name: sock.getsockopt(socket.IPPROTO_TCP, getattr(socket, name))
+            for name in ("TCP_USER_TIMEOUT", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT")
+        }
+
+
+def test_both_ends_of_the_session_give_up_on_a_silent_peer_within_the_partition_bound(
+    postgresql, pg_dsn
+):
+    # The keepalives stop nothing while data waits to be acknowledged; tcp_user_timeout
+    # does, on the client's socket and on the server's (tests/reliability/test_partitions.py
+    # cuts a real network).
+    options = {"keepalives_idle": "5", "keepalives_interval": "2", "keepalives_count": "3"}
+    with Shared(config_text=config(pg_dsn, **options)) as collector:
+        collector.load_state()
+        store = collector.state_store
+        connection = store._connection
+        assert store.partition_bound == 11
+        server = connection.execute(
+            "SELECT current_setting('tcp_user_timeout'), current_setting('tcp_keepalives_idle'), "
+            "current_setting('tcp_keepalives_interval'), current_setting('tcp_keepalives_count')"
+        ).fetchone()
+        client = _tcp_options(connection)
+    assert server == ("11000", "5", "2", "3")  # milliseconds, seconds
+    assert client == {
+        "TCP_USER_TIMEOUT": 11000,
+        "TCP_KEEPIDLE": 5,
+        "TCP_KEEPINTVL": 2,
+        "TCP_KEEPCNT": 3,
+    }
+
+
+def test_near_the_deadline_a_statement_waits_no_longer_than_the_time_left(postgresql, pg_dsn):
+    from stateful_collectors.runtime import interrupts
+    from stateful_collectors.state.stores.postgresql import GIVE_UP_BEFORE_DEADLINE, LEAST_WAIT
+
+    collector = Shared(config_text=config(pg_dsn))  # a partition bound of 60 s
+    try:
+        interrupts.start_deadline(20)  # no timer: not installed; the time left is what counts
+        collector.load_state()
+        connection = collector.state_store._connection
+        limit = _tcp_options(connection)["TCP_USER_TIMEOUT"] / 1000
+        assert 20 - GIVE_UP_BEFORE_DEADLINE - 1 < limit <= 20 - GIVE_UP_BEFORE_DEADLINE
+        assert _tcp_options(connection)["TCP_KEEPIDLE"] == 1  # a lost answer is noticed in time
+        interrupts.start_deadline(0.5)  # a statement in the last moments still gets LEAST_WAIT
+        collector.save_state({"last_id": 1})
+        assert _tcp_options(connection)["TCP_USER_TIMEOUT"] == LEAST_WAIT * 1000
+        interrupts.cancel_deadline()
+        collector.save_state({"last_id": 2})  # no deadline: the partition bound again
+        assert _tcp_options(connection) == {
+            "TCP_USER_TIMEOUT": 60000,
+            "TCP_KEEPIDLE": 30,
+            "TCP_KEEPINTVL": 10,
+            "TCP_KEEPCNT": 3,
+        }
+    finally:
+        interrupts.cancel_deadline()
+        collector.close()
+    assert json.loads(bytes(row(postgresql, pg_dsn)[2])) == {"last_id": 2}
+
+
+def test_a_server_that_cannot_bound_unacknowledged_data_keeps_its_keepalives(postgresql, pg_dsn):
+    # A server on a system without TCP_USER_TIMEOUT (or before PostgreSQL 12) refuses the
+    # setting; a value out of range is refused the same way, by this server.
+    store = PostgresStore(pg_dsn, key="demo", codec="json", identity="host-a")
+    store._session_settings["tcp_user_timeout"] = "-1"
+    store.acquire_lock()
+    try:
+        settings = store._connection.execute(
+            "SELECT current_setting('tcp_user_timeout'), current_setting('tcp_keepalives_idle')"
+        ).fetchone()
+        store.write(b'{"a": 1}\n')
+    finally:
+        store.release_lock()
+    assert settings == ("0", "30")
+
+
+def test_a_session_lost_while_its_commit_runs_leaves_the_outcome_unknown(postgresql, pg_dsn):
+    import threading
+
+    from stateful_collectors.errors import SaveOutcomeUnknownError
+
+    with Shared(config_text=config(pg_dsn)) as collector:
+        collector.save_state({"last_id": 1})
+    postgresql.execute(
+        pg_dsn,
+        "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN PERFORM pg_sleep(30); RETURN NULL; END $$",
+    )
+    postgresql.execute(
+        pg_dsn,
+        "CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON collector_state "
+        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()",
+    )
+    collector = Shared(config_text=config(pg_dsn))
+    assert collector.load_state() == {"last_id": 1}
+
+    def end_the_session_during_the_commit() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            rows = postgresql.execute(
+                pg_dsn,
+                "SELECT pid FROM pg_stat_activity WHERE query = 'COMMIT' AND state = 'active'",
+            )
+            if rows:
+                postgresql.terminate(rows[0][0])
+                return
+            time.sleep(0.01)
+
+    ender = threading.Thread(target=end_the_session_during_the_commit)
+    ender.start()
+    with pytest.raises(SaveOutcomeUnknownError) as unknown:
+        collector.save_state({"last_id": 2})
+    ender.join()
+    collector.close()
+    assert "so whether the save landed is unknown" in str(unknown.value)
+    assert unknown.value.exit_status == ExitStatus.LOCK_LOST
+    assert not collector.state_saved
+    assert collector.save_outcome_unknown
+    assert collector.state_location is None  # the run's line claims neither saved nor not
+
+
+def test_near_the_deadline_a_slow_server_does_not_keep_the_save_past_it(postgresql, pg_dsn):
+    from stateful_collectors.runtime import interrupts
+    from stateful_collectors.state.stores.postgresql import GIVE_UP_BEFORE_DEADLINE
+
+    with Shared(config_text=config(pg_dsn)) as collector:
+        collector.save_state({"last_id": 1})
+    postgresql.execute(
+        pg_dsn,
+        "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN PERFORM pg_sleep(20); RETURN NEW; END $$",
+    )
+    postgresql.execute(
+        pg_dsn,
+        "CREATE TRIGGER slow BEFORE UPDATE ON collector_state FOR EACH ROW EXECUTE FUNCTION slow()",
+    )
+    collector = Shared(config_text=config(pg_dsn))  # statement_timeout: 30 s
+    try:
+        assert collector.load_state() == {"last_id": 1}
+        interrupts.start_deadline(4)  # no timer: not installed; the time left is what counts
+        started = time.monotonic()
+        with pytest.raises(StateSaveError, match="canceling statement due to statement timeout"):
+            collector.save_state({"last_id": 2})
+        took = time.monotonic() - started
+    finally:
+        interrupts.cancel_deadline()
+        collector.close()
+    assert took < 4 - GIVE_UP_BEFORE_DEADLINE + 0.5
+    assert json.loads(bytes(row(postgresql, pg_dsn)[2])) == {"last_id": 1}

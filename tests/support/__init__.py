@@ -17,6 +17,9 @@ top-level modules (`from my_statefull_collector import MyStatefullCollector`).
   directory snapshots;
 * `mounts`: small real file systems (a tmpfs, read-only on demand) for the
   tests that fill a disk; always unmounted, even when a test fails;
+* `partitions`: real network partitions: hosts in network namespaces, cut off
+  from a PostgreSQL server of their own silently; always removed, even when a
+  test fails;
 * `docs/`: the docs tests' harness (fences, console transcripts, python
   blocks, the `--update-docs` option and the summary lines);
 * `site`: the built guide (`built_site`; `zensical_site`, built by Zensical) and an

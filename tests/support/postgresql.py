@@ -99,11 +99,13 @@ def _free_port() -> int:
 class PostgresServer:
     """A private PostgreSQL server: `initdb` in `directory`, then `postgres` on a free port."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, also_listen: str | None = None) -> None:
         self.directory = Path(directory)
         self.bin = postgresql_bin()
         self.port = _free_port()
         self.host = "127.0.0.1"
+        self.also_listen = also_listen
+        """Another address to listen on, trusted from its /24 (the partition tests' hosts)."""
         self._process: subprocess.Popen[bytes] | None = None
 
     # -- starting and stopping
@@ -133,6 +135,12 @@ class PostgresServer:
         )
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed: {init.stderr.strip() or init.stdout.strip()}")
+        listen = self.host
+        if self.also_listen:
+            listen += f",{self.also_listen}"
+            network = self.also_listen.rpartition(".")[0] + ".0/24"
+            with open(data / "pg_hba.conf", "a") as hba:
+                hba.write(f"host all all {network} trust\n")
         subprocess.run(self._as_server_user(["mkdir", "-m", "0700", str(sockets)]), check=True)
         log = open(self.directory / "server.log", "ab")  # noqa: SIM115 - closed in stop()
         self._log = log
@@ -141,7 +149,7 @@ class PostgresServer:
                 [str(self.bin / "postgres"), "-D", str(data), "-p", str(self.port)]
                 + [
                     "-c",
-                    f"listen_addresses={self.host}",
+                    f"listen_addresses={listen}",
                     "-c",
                     f"unix_socket_directories={sockets}",
                 ]
@@ -180,9 +188,9 @@ class PostgresServer:
 
     # -- addresses and databases
 
-    def dsn(self, dbname: str = "postgres", user: str = "postgres") -> str:
-        """A libpq URL of a database of this server."""
-        return f"postgresql://{user}@{self.host}:{self.port}/{dbname}"
+    def dsn(self, dbname: str = "postgres", user: str = "postgres", host: str | None = None) -> str:
+        """A libpq URL of a database of this server (at `host`, by default the loopback one)."""
+        return f"postgresql://{user}@{host or self.host}:{self.port}/{dbname}"
 
     def execute(self, dsn: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement in autocommit on `dsn`; its rows (empty for none)."""
@@ -226,8 +234,13 @@ class PostgresServer:
 
 
 @contextlib.contextmanager
-def local_postgresql(parent: Path | None = None) -> Iterator[PostgresServer]:
-    """Start a private server for the block (outside pytest too), and remove it after."""
+def local_postgresql(
+    parent: Path | None = None, *, also_listen: str | None = None
+) -> Iterator[PostgresServer]:
+    """Start a private server for the block (outside pytest too), and remove it after.
+
+    `also_listen`: an address to listen on besides the loopback one (see `PostgresServer`).
+    """
     reason = postgresql_missing_reason()
     if reason:
         raise RuntimeError(reason)
@@ -237,7 +250,7 @@ def local_postgresql(parent: Path | None = None) -> Iterator[PostgresServer]:
         parent = Path("/tmp")
     directory = Path(tempfile.mkdtemp(prefix="stateful-collectors-pg-", dir=parent))
     os.chmod(directory, 0o700)
-    server = PostgresServer(directory)
+    server = PostgresServer(directory, also_listen=also_listen)
     try:
         server.start()
         yield server

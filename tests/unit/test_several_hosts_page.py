@@ -1,11 +1,15 @@
 """The figures of docs/several-hosts.md that are not printed by running code: the `[postgresql]`
-options table's defaults, and how long a vanished host keeps its lock, both from the store's spec.
+options table's defaults, how long a vanished host keeps its lock (both from the store's spec),
+and how close to the run's deadline a statement is given up (the store's constants).
 """
 
 from __future__ import annotations
 
 import re
 
+import pytest
+
+from stateful_collectors.state.stores import postgresql
 from stateful_collectors.state.stores.postgresql import _SPEC
 from tests.support import ROOT
 
@@ -41,4 +45,23 @@ def test_the_time_a_vanished_host_keeps_its_lock_is_the_defaults_sum():
         int(OPTIONS[name].default)
         for name in ("keepalives_idle", "keepalives_interval", "keepalives_count")
     )
-    assert f"({idle + interval * count} s with the defaults)" in " ".join(PAGE.read_text().split())
+    text = " ".join(PAGE.read_text().split())
+    assert f"the *partition bound*, {idle + interval * count} s with the defaults." in text
+
+
+@pytest.mark.parametrize(
+    "phrase, value",
+    [
+        (r"a statement is given up ([\d.]+) s before it", postgresql.GIVE_UP_BEFORE_DEADLINE),
+        (
+            r"starts in the last ([\d.]+) s before the deadline",
+            postgresql.GIVE_UP_BEFORE_DEADLINE + postgresql.LEAST_WAIT,
+        ),
+        (r"still gets ([\d.]+) s", postgresql.LEAST_WAIT),
+        (r"ends at most ([\d.]+) s after the deadline", postgresql.DEADLINE_OVERRUN),
+    ],
+)
+def test_the_deadlines_figures_are_the_stores(phrase: str, value: float):
+    found = re.search(phrase, " ".join(PAGE.read_text().split()))
+    assert found, f"{phrase!r} is gone from the page; update this test with it"
+    assert float(found.group(1)) == value

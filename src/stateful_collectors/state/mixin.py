@@ -27,7 +27,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from stateful_collectors.collectors.base import AbstractBaseCollector
-from stateful_collectors.errors import StateFileError
+from stateful_collectors.errors import (
+    CollectorError,
+    DeadlineExceeded,
+    SaveOutcomeUnknownError,
+    StateFileError,
+)
 from stateful_collectors.runtime import interrupts
 from stateful_collectors.runtime.output import shell_word
 from stateful_collectors.state import stores
@@ -87,6 +92,8 @@ class StatefulCollectorMixin(AbstractBaseCollector):
         """Where the state lives: the store `make_state_store()` made."""
         self.state_saved = False
         """Whether `save_state()` has completed in this process."""
+        self.save_outcome_unknown = False
+        """Whether a save's commit was sent and its answer never came (a shared store)."""
 
     @classmethod
     def config_spec_pattern_defaults(cls) -> str:
@@ -130,11 +137,20 @@ class StatefulCollectorMixin(AbstractBaseCollector):
         raises, the old file is byte-for-byte what it was and no temporary file
         is left. A signal that arrives while it writes takes effect once the
         save is complete (see `stateful_collectors.runtime.interrupts`).
+
+        A shared store can lose its connection after the save's commit was
+        sent: `SaveOutcomeUnknownError` then says the save may or may not have
+        landed, and `state_location` becomes `None`, so that the run's line
+        claims neither.
         """
         self.acquire_state_lock()
         data = self._codec.dumps(self._wrap_state(state))
         with interrupts.deferred():
-            self.state_store.write(data)
+            try:
+                self.state_store.write(data)
+            except CollectorError as exc:
+                self._save_failed(exc)
+                raise
             self.state_saved = True
         log.debug("state saved to %s", self.state_store.location)
 
@@ -176,8 +192,9 @@ class StatefulCollectorMixin(AbstractBaseCollector):
         return Path(self.state_store.location)
 
     @property
-    def state_location(self) -> str:
-        return self.state_store.location
+    def state_location(self) -> str | None:
+        """Where the state is; `None` once a save's outcome is unknown (see `save_state()`)."""
+        return None if self.save_outcome_unknown else self.state_store.location
 
     def migrate_state(self, state: Any, from_version: int) -> Any:
         """Turn a state saved with `from_version` into one of `state_version`.
@@ -214,6 +231,14 @@ class StatefulCollectorMixin(AbstractBaseCollector):
         super().close()
 
     # -- internals
+
+    def _save_failed(self, exc: CollectorError) -> None:
+        """Note how a save failed, for the run's line (also when the deadline passed meanwhile)."""
+        if isinstance(exc, SaveOutcomeUnknownError):
+            self.save_outcome_unknown = True
+        interruption = interrupts.received()
+        if isinstance(interruption, DeadlineExceeded) and interruption.save_failure is None:
+            interruption.save_failure = str(exc)
 
     def _reset_hint(self) -> str:
         return f"stateful-collectors state reset {self._command_target()}"

@@ -17,7 +17,10 @@ from the repository root (tests/support/processes.py does):
 * `shared_feed`: `SharedFeedCollector`, a JSON-state collector with two gates,
   run with a `[postgresql]` config by the several-hosts tests;
 * `checkpoint_kill_shared`: the checkpoint kill target with a JSON state, killed
-  at random points on two "hosts" sharing its state in PostgreSQL.
+  at random points on two "hosts" sharing its state in PostgreSQL;
+* `partitioned_feed`: `PartitionedFeedCollector`, the shared-feed collector with
+  a state as large as its config asks and a row of its own per test lane, run
+  in network namespaces by the partition tests.
 
 This file imports nothing: a child process that runs one of them loads only
 that module's imports (tests/unit/test_run_imports.py counts them).

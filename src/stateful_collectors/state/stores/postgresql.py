@@ -13,14 +13,25 @@ session advisory lock:
   host, gets `AlreadyRunningError` (exit status 5) naming the host and pid of
   the holder, which every run writes into its session's `application_name`.
   The server drops the lock with the session: when the holder exits or is
-  killed, at once; when its host vanishes, after the TCP keepalive time.
+  killed, at once; when its host vanishes, after the partition bound.
 * **Fenced saves.** A save is one statement on that same session: an
   `UPDATE ... WHERE key = ... AND version = <the version this run loaded>`
   that bumps `version`, or, when there was no row, an `INSERT` that a unique
-  key stops if another run created it meanwhile; committed with
-  `synchronous_commit = on` before `save_state()` returns. A run whose
+  key stops if another run created it meanwhile; in a transaction whose
+  `COMMIT` (with `synchronous_commit = on`) is sent once the statement's
+  answer came, and answered before `save_state()` returns. A run whose
   session died, or whose row moved on, has its save refused with
-  `LockLostError` (exit status 6): it cannot overwrite a newer state.
+  `LockLostError` (exit status 6): it cannot overwrite a newer state. A
+  session lost once the `COMMIT` left gives `SaveOutcomeUnknownError` (a
+  `LockLostError`): the save may or may not have landed.
+* **Bounded on a silent network.** The keepalives' sum,
+  `idle + interval * count` seconds (the *partition bound*), is also each
+  end's `tcp_user_timeout`: the server gives up on a vanished host's session,
+  and frees its lock, that long after its last packet, whatever it was doing;
+  a run gives up on a silent server as soon. Near the run's deadline a
+  statement waits no longer than up to `GIVE_UP_BEFORE_DEADLINE` seconds
+  before it (`LEAST_WAIT` at least), and a save's statement may take no
+  longer on the server either.
 * **Checked bytes.** Each row keeps its codec and a SHA-256 of its bytes; a
   row whose bytes do not match, or that holds a pickle while
   `allow_pickle` is off, is refused on load and left as it is.
@@ -50,12 +61,13 @@ keepalives_count = 3      ; unanswered probes before the connection counts as de
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from stateful_collectors.config import ConfigSource, ConfigSpec
@@ -64,10 +76,12 @@ from stateful_collectors.errors import (
     CollectorError,
     ConfigError,
     LockLostError,
+    SaveOutcomeUnknownError,
     StateFileError,
     StateSaveError,
     UsageError,
 )
+from stateful_collectors.runtime import interrupts
 from stateful_collectors.state.store import Backup, StoreRequest, damaged_state_error
 
 try:
@@ -115,6 +129,18 @@ _TABLE_RE = re.compile(r"^(?:[a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,54}$")
 _IDENTITY_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
 _APPLICATION_PREFIX = "stateful-collectors: "
 _BACKUP_RE = re.compile(r"^(?:backup-)?([1-9][0-9]{0,18})$")
+
+GIVE_UP_BEFORE_DEADLINE = 1.5
+"""Seconds before the run's deadline at which a statement the network holds up is given up."""
+LEAST_WAIT = 1.0
+"""Seconds a statement may wait on a silent network at least, however close the deadline."""
+DEADLINE_OVERRUN = LEAST_WAIT + 1.0
+"""Seconds past the run's deadline at which a statement the network holds up ends, at most:
+one that started in the deadline's last moments waits `LEAST_WAIT`, and a keepalive probe
+goes out once a second."""
+_TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", None)  # Linux
+_TCP_KEEPIDLE = getattr(socket, "TCP_KEEPIDLE", None)
+_TCP_KEEPINTVL = getattr(socket, "TCP_KEEPINTVL", None)
 
 _SCHEMA = "\n".join(
     [
@@ -207,7 +233,10 @@ class PostgresStore:
         allow_pickle: accept the pickle codec (see the guide: who may write the table).
         statement_timeout: seconds any statement may take (set on the session).
         lock_timeout: seconds a statement may wait for a row lock (likewise).
-        keepalives: idle, interval and count of the server's TCP keepalive probes.
+        keepalives: idle, interval and count of the TCP keepalive probes, on both ends;
+            their sum (`idle + interval * count`) is also the most either end waits for
+            an acknowledgement (`tcp_user_timeout`): the partition bound.
+        connect_timeout: seconds to wait for the connection.
     """
 
     kind = "state row"
@@ -227,6 +256,7 @@ class PostgresStore:
         statement_timeout: float = 30.0,
         lock_timeout: float = 10.0,
         keepalives: tuple[int, int, int] = (30, 10, 3),
+        connect_timeout: int = 10,
     ) -> None:
         _check_table_name(table)
         identity = identity or socket.gethostname()[:40] or "unknown-host"
@@ -246,6 +276,12 @@ class PostgresStore:
             )
         self._conninfo = conninfo
         self._reset_hint = reset_hint
+        self._keepalives = keepalives
+        self.partition_bound = keepalives[0] + keepalives[1] * keepalives[2]
+        """Seconds after which either end gives up on a silent peer (and the server frees
+        the lock): the keepalive budget, also each end's `tcp_user_timeout`."""
+        self._connect_timeout = connect_timeout
+        self._statement_timeout = statement_timeout
         self._session_settings = {
             "synchronous_commit": "on",
             "statement_timeout": f"{max(1, round(statement_timeout * 1000))}ms",
@@ -254,6 +290,7 @@ class PostgresStore:
             "tcp_keepalives_idle": str(keepalives[0]),
             "tcp_keepalives_interval": str(keepalives[1]),
             "tcp_keepalives_count": str(keepalives[2]),
+            "tcp_user_timeout": str(self.partition_bound * 1000),  # milliseconds
         }
         self.url = _display_url(conninfo)
         self.location = f"{self.url}, table {table}, key {key}"
@@ -262,6 +299,8 @@ class PostgresStore:
         self._lock_key = lock_key(table, key)
         self._pid_phrase = f"pid {os.getpid()} on {identity}"
         self._connection: psycopg.Connection[tuple[Any, ...]] | None = None
+        self._socket: socket.socket | None = None  # the connection's, to bound its waits
+        self._socket_limit: float | None = None  # the bound it has now (seconds)
         self._encoded: dict[str, bytes] = {}
         self._cursor: psycopg.Cursor[tuple[Any, ...]] | None = None
         self._held = False
@@ -297,15 +336,8 @@ class PostgresStore:
         if base:
             fields = {}  # a URL, from the variable or the section, says it all
         identity = options["identity"] or None
-        client = {
-            "connect_timeout": options["connect_timeout"],
-            "keepalives": 1,
-            "keepalives_idle": options["keepalives_idle"],
-            "keepalives_interval": options["keepalives_interval"],
-            "keepalives_count": options["keepalives_count"],
-        }
         try:
-            conninfo = make_conninfo(base, **fields, **client)
+            conninfo = make_conninfo(base, **fields)
         except psycopg.ProgrammingError as exc:
             shown = "$" + POSTGRESQL_DSN_ENV_VAR if env.get(POSTGRESQL_DSN_ENV_VAR) else "dsn"
             raise ConfigError(
@@ -330,6 +362,7 @@ class PostgresStore:
                     options["keepalives_interval"],
                     options["keepalives_count"],
                 ),
+                connect_timeout=options["connect_timeout"],
             )
         except ConfigError as exc:
             raise ConfigError(f"{options.origin}: {exc}") from None
@@ -340,27 +373,127 @@ class PostgresStore:
         if self._connection is not None and not self._connection.closed:
             return self._connection
         application_name = (_APPLICATION_PREFIX + self._pid_phrase)[:63]
+        connect_timeout = self._connect_timeout
+        left = interrupts.remaining()
+        if left is not None:  # libpq waits 2 s at least
+            connect_timeout = max(2, min(connect_timeout, int(left - GIVE_UP_BEFORE_DEADLINE)))
+        idle, interval, count = self._keepalives
         try:
             connection = psycopg.connect(
-                self._conninfo, autocommit=True, application_name=application_name
+                self._conninfo,
+                autocommit=True,
+                application_name=application_name,
+                connect_timeout=connect_timeout,
+                keepalives=1,
+                keepalives_idle=idle,
+                keepalives_interval=interval,
+                keepalives_count=count,
+                tcp_user_timeout=self.partition_bound * 1000,
             )
         except psycopg.Error as exc:
             raise CollectorError(
                 f"postgresql {self.url}: cannot connect ({_first_line(exc)}); check [postgresql] "
                 "and that the server is running and reachable"
             ) from None
+        self._socket, self._socket_limit = _tcp_socket(connection), None
         try:
-            settings = list(self._session_settings.items())
-            connection.execute(
-                "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in settings),
-                [value for pair in settings for value in pair],
-            )
+            self._limit_waits(self._wait_limit()[0])
+            self._configure_session(connection)
             self._ensure_tables(connection)
+        except psycopg.Error as exc:
+            error = self._session_error(connection, exc)
+            self._forget_socket()
+            connection.close()
+            raise error from None
         except BaseException:
+            self._forget_socket()
             connection.close()
             raise
         self._connection = connection
         return connection
+
+    def _configure_session(self, connection: psycopg.Connection[tuple[Any, ...]]) -> None:
+        """Set the session's timeouts and TCP settings (any role may), in one statement.
+
+        A server that cannot bound unacknowledged data (`tcp_user_timeout`
+        needs PostgreSQL 12 and a system that has it; not Windows) is left
+        with its keepalives alone.
+        """
+        settings = list(self._session_settings.items())
+        for attempt in (settings, [pair for pair in settings if pair[0] != "tcp_user_timeout"]):
+            try:
+                connection.execute(
+                    "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in attempt),
+                    [value for pair in attempt for value in pair],
+                )
+                return
+            except (psycopg.errors.InvalidParameterValue, psycopg.errors.UndefinedObject):
+                if attempt is not settings:
+                    raise
+
+    # -- bounds on a silent network
+
+    def _wait_limit(self) -> tuple[float, bool]:
+        """How long the next statement may wait on a silent network, and whether the
+        deadline is so close that the statement runs with signals deferred.
+
+        The partition bound; closer to the run's deadline, up to
+        `GIVE_UP_BEFORE_DEADLINE` seconds before it, but `LEAST_WAIT` at least.
+        """
+        limit = float(self.partition_bound)
+        left = interrupts.remaining()
+        if left is None or left - GIVE_UP_BEFORE_DEADLINE >= limit:
+            return limit, False
+        if left - GIVE_UP_BEFORE_DEADLINE >= LEAST_WAIT:
+            return left - GIVE_UP_BEFORE_DEADLINE, False
+        return LEAST_WAIT, True
+
+    def _limit_waits(self, limit: float) -> None:
+        """Bound the connection's waits on a silent network to `limit` seconds.
+
+        TCP keepalives alone do not run while data waits to be acknowledged,
+        and an answer that never comes would be waited for as long as the
+        kernel retransmits (about 15 minutes): `TCP_USER_TIMEOUT` bounds both.
+        Below the partition bound, the keepalive probes start after 1 s of
+        silence, 1 s apart, so that a lost answer is noticed in time too.
+        """
+        if self._socket is None or limit == self._socket_limit:
+            return
+        idle, interval, _ = self._keepalives
+        if limit < self.partition_bound:
+            idle = interval = 1
+        try:
+            if _TCP_USER_TIMEOUT is not None:
+                self._socket.setsockopt(
+                    socket.IPPROTO_TCP, _TCP_USER_TIMEOUT, max(1, round(limit * 1000))
+                )
+            if _TCP_KEEPIDLE is not None and _TCP_KEEPINTVL is not None:
+                self._socket.setsockopt(socket.IPPROTO_TCP, _TCP_KEEPIDLE, idle)
+                self._socket.setsockopt(socket.IPPROTO_TCP, _TCP_KEEPINTVL, interval)
+        except OSError:
+            return  # the connection is going; its next statement says so
+        self._socket_limit = limit
+
+    @contextlib.contextmanager
+    def _bounded(self) -> Iterator[float]:
+        """One statement (or a save), its waits bounded; near the deadline, not cut by a signal.
+
+        Gives the bound, in seconds. A signal that arrives in the last moments
+        before the deadline takes effect when the statement is over, at most
+        `LEAST_WAIT` (and a keepalive probe) later.
+        """
+        limit, cornered = self._wait_limit()
+        self._limit_waits(limit)
+        if cornered:
+            with interrupts.deferred():
+                yield limit
+        else:
+            yield limit
+
+    def _forget_socket(self) -> None:
+        sock, self._socket, self._socket_limit = self._socket, None, None
+        if sock is not None:
+            sock.close()  # a duplicate: the connection's own descriptor stays open
 
     def _ensure_tables(self, connection: psycopg.Connection[tuple[Any, ...]]) -> None:
         row = connection.execute(
@@ -393,23 +526,41 @@ class PostgresStore:
         timed by benchmarks/, against one hand-written statement).
         """
         connection = self._connect()
-        query = self._encoded.get(sql)
-        if query is None:
-            query = self._encoded[sql] = sql.encode()
-        if self._cursor is None or self._cursor.connection is not connection:
-            self._cursor = connection.cursor(binary=True)
+        query = self._encode(sql)
+        cursor = self._cursor_of(connection)
         try:
-            return self._cursor.execute(query, params)
+            with self._bounded():
+                return cursor.execute(query, params)
         except psycopg.Error as exc:
             raise self._session_error(connection, exc) from None
 
+    def _cursor_of(
+        self, connection: psycopg.Connection[tuple[Any, ...]]
+    ) -> psycopg.Cursor[tuple[Any, ...]]:
+        if self._cursor is None or self._cursor.connection is not connection:
+            self._cursor = connection.cursor(binary=True)
+        return self._cursor
+
+    def _encode(self, sql: str) -> bytes:
+        query = self._encoded.get(sql)
+        if query is None:
+            query = self._encoded[sql] = sql.encode()
+        return query
+
     def _session_error(
-        self, connection: psycopg.Connection[tuple[Any, ...]], exc: psycopg.Error
+        self,
+        connection: psycopg.Connection[tuple[Any, ...]],
+        exc: psycopg.Error,
+        *,
+        saving: bool = False,
     ) -> CollectorError:
         if connection.broken or connection.closed:
             self._connection = None
+            self._forget_socket()
             if self._held:
-                return self._lock_lost(f"its PostgreSQL session ended: {_first_line(exc)}")
+                return self._lock_lost(
+                    f"its PostgreSQL session ended: {_first_line(exc)}", saving=saving
+                )
             return CollectorError(
                 f"postgresql {self.url}: the connection was lost ({_first_line(exc)})"
             )
@@ -420,12 +571,29 @@ class PostgresStore:
             )
         return CollectorError(f"{self.description}: {_first_line(exc)}")
 
-    def _lock_lost(self, why: str) -> LockLostError:
+    def _lock_lost(self, why: str, *, saving: bool = True) -> LockLostError:
         self._held = False
+        if not saving:
+            return LockLostError(
+                f"{self.owner} lost its lock on {self.description} ({why}) and stopped before "
+                "saving; the next run starts from the last state saved"
+            )
         return LockLostError(
             f"{self.owner} lost its lock on {self.description} ({why}), so its save was "
             "refused; its messages were confirmed, so nothing is lost: the next run "
             "re-publishes what came after the last save"
+        )
+
+    def _outcome_unknown(self, exc: psycopg.Error) -> SaveOutcomeUnknownError:
+        self._held = False
+        self._connection = None
+        self._forget_socket()
+        return SaveOutcomeUnknownError(
+            f"{self.owner} lost its PostgreSQL session while committing its save to "
+            f"{self.description} ({_first_line(exc)}), so whether the save landed is unknown; "
+            "its messages were confirmed, so nothing is lost: the next run reads the row and "
+            "carries on from this save if it landed, or else re-publishes what came after the "
+            "last save"
         )
 
     # -- the lock
@@ -476,10 +644,14 @@ class PostgresStore:
             return
         try:
             if held and not connection.broken:
+                # Not worth a long wait on a silent network: the server frees the lock
+                # with the session anyway.
+                self._limit_waits(min(float(self.partition_bound), LEAST_WAIT))
                 connection.execute("SELECT pg_advisory_unlock(%s)", [self._lock_key])
         except psycopg.Error:
             pass  # the session is going away anyway; the server releases its locks
         finally:
+            self._forget_socket()
             connection.close()
 
     def check_writable(self) -> None:
@@ -551,8 +723,13 @@ class PostgresStore:
     def write(self, data: bytes) -> None:
         """Save `data` if the row is still at the version this run loaded; bump the version.
 
-        A lost lock raises `LockLostError`; any other failure `StateSaveError`
-        naming the row, so the run's line says what the next run repeats.
+        Two round trips: the fenced statement in a transaction, and its
+        `COMMIT`, sent only once the statement's answer came. A lost lock
+        (the session ended before the `COMMIT` was sent: nothing was saved, the
+        server rolls the transaction back) raises `LockLostError`; a session
+        lost after the `COMMIT` was sent, `SaveOutcomeUnknownError`; any other
+        failure `StateSaveError` naming the row, so the run's line says what
+        the next run repeats.
         """
         try:
             self._write(data)
@@ -564,23 +741,60 @@ class PostgresStore:
     def _write(self, data: bytes) -> None:
         checksum = hashlib.sha256(data).digest()
         if self._version is None:
-            row = self._query(
+            sql = (
                 f"INSERT INTO {self.table} (key, version, codec, data, checksum, saved_by) "
-                "VALUES (%s, 1, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING RETURNING version",
-                [self.key, self.codec, data, checksum, self._pid_phrase],
-            ).fetchone()
+                "VALUES (%s, 1, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING RETURNING version"
+            )
+            params: list[Any] = [self.key, self.codec, data, checksum, self._pid_phrase]
             why = "another run created the row since this one found none"
         else:
-            row = self._query(
+            sql = (
                 f"UPDATE {self.table} SET version = version + 1, codec = %s, data = %s, "
                 "checksum = %s, saved_at = now(), saved_by = %s "
-                "WHERE key = %s AND version = %s RETURNING version",
-                [self.codec, data, checksum, self._pid_phrase, self.key, self._version],
-            ).fetchone()
+                "WHERE key = %s AND version = %s RETURNING version"
+            )
+            params = [self.codec, data, checksum, self._pid_phrase, self.key, self._version]
             why = f"the row is no longer at version {self._version}, the one this run loaded"
-        if row is None:
-            raise self._lock_lost(why)
+        connection = self._connect()
+        cursor = self._cursor_of(connection)
+        with self._bounded() as limit:
+            try:
+                failed: psycopg.Error | None = None
+                with _one_round_trip(connection):
+                    try:
+                        connection.execute(b"BEGIN")
+                        if interrupts.remaining() is not None and limit < self._statement_timeout:
+                            # A slow server does not keep the save past the deadline either.
+                            connection.execute(
+                                b"SELECT set_config('statement_timeout', %s, true)",
+                                [f"{max(1, round(limit * 1000))}ms"],
+                            )
+                        cursor.execute(self._encode(sql), params)
+                    except psycopg.Error as exc:  # raised below: the pipeline's end would log it
+                        failed = exc
+                if failed is not None:
+                    raise failed
+                row = cursor.fetchone()
+            except psycopg.Error as exc:
+                self._roll_back(connection)
+                raise self._session_error(connection, exc, saving=True) from None
+            if row is None:
+                self._roll_back(connection)
+                raise self._lock_lost(why)
+            try:
+                connection.execute(b"COMMIT")
+            except psycopg.Error as exc:
+                if connection.broken or connection.closed:
+                    raise self._outcome_unknown(exc) from None
+                raise self._session_error(connection, exc, saving=True) from None
         self._version = int(row[0])
+
+    def _roll_back(self, connection: psycopg.Connection[tuple[Any, ...]]) -> None:
+        """End the save's transaction when it failed (nothing to do on a lost session)."""
+        if connection.broken or connection.closed:
+            return
+        with contextlib.suppress(psycopg.Error):
+            connection.execute(b"ROLLBACK")
 
     def remove(self) -> None:
         if self._version is None:
@@ -652,6 +866,27 @@ class PostgresStore:
             f"{backup} is not a backup of {self.description}; "
             "'stateful-collectors state backups' lists them"
         )
+
+
+def _one_round_trip(
+    connection: psycopg.Connection[Any],
+) -> contextlib.AbstractContextManager[Any]:
+    """A pipeline: the statements in the block go in one round trip (with libpq 14 or later)."""
+    if psycopg.Pipeline.is_supported():
+        return connection.pipeline()
+    return contextlib.nullcontext()
+
+
+def _tcp_socket(connection: psycopg.Connection[Any]) -> socket.socket | None:
+    """A duplicate of the connection's socket, to set its options; `None` unless TCP."""
+    try:
+        sock = socket.socket(fileno=os.dup(connection.fileno()))
+    except OSError:
+        return None
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        sock.close()
+        return None
+    return sock
 
 
 def _utc(moment: dt.datetime) -> str:
