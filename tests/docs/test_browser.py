@@ -23,8 +23,8 @@ from tests.support.browser import (
     DIAGRAM_CHECKS,
     MIN_CONTRAST,
     PAGE_CHECKS,
+    Tab,
     only_from,
-    open_page,
     site_pages,
 )
 
@@ -93,28 +93,27 @@ def test_every_page_in_chromium(chromium, served_site: str, built_site: Path) ->
     boxes = {"light": 0, "dark": 0}
     context = chromium.new_context(viewport={"width": WIDTH, "height": 900}, color_scheme="light")
     context.route("**/*", only_the_site)
+    tab = Tab(context, problems)
     for path in site_pages(built_site):
-        url = f"{served_site}/{path}"
-        page = open_page(context, url, problems)
+        page = tab.visit(f"{served_site}/{path}")
         problems.extend(f"{path or '/'}: {p}" for p in page.evaluate(PAGE_CHECKS))
         if page.locator("svg.sc-diagram__svg").count():
             diagram_pages.append(path)
             found = page.evaluate(DIAGRAM_CHECKS, MIN_CONTRAST)
             boxes["light"] += found["boxes"]
             problems.extend(f"{path or '/'} (light): {p}" for p in found["problems"])
-        page.close()
     context.close()
 
     dark = chromium.new_context(viewport={"width": WIDTH, "height": 900}, color_scheme="dark")
     dark.route("**/*", only_the_site)
+    tab = Tab(dark, problems)
     for path in diagram_pages:
-        page = open_page(dark, f"{served_site}/{path}", problems)
+        page = tab.visit(f"{served_site}/{path}")
         scheme = page.evaluate("document.body.getAttribute('data-md-color-scheme')")
         assert scheme == "slate", f"{path}: the dark theme did not apply ({scheme})"
         found = page.evaluate(DIAGRAM_CHECKS, MIN_CONTRAST)
         boxes["dark"] += found["boxes"]
         problems.extend(f"{path or '/'} (dark): {p}" for p in found["problems"])
-        page.close()
     dark.close()
 
     assert diagram_pages and boxes["light"] == boxes["dark"] > 0, (diagram_pages, boxes)

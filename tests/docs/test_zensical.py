@@ -31,7 +31,14 @@ from pathlib import Path
 import pytest
 
 from tests.support import ROOT
-from tests.support.browser import DIAGRAM_CHECKS, MIN_CONTRAST, PAGE_CHECKS, only_from, open_page
+from tests.support.browser import (
+    DIAGRAM_CHECKS,
+    MIN_CONTRAST,
+    PAGE_CHECKS,
+    Tab,
+    only_from,
+    open_page,
+)
 from tests.support.site import BUILD_SECONDS, ZensicalBuild, external_urls, serve_directory
 
 RECORDED = ROOT / "docs" / "assets" / "zensical-build.md"
@@ -235,8 +242,9 @@ def test_the_reader_sees_the_same_site_in_chromium(
                 viewport={"width": 1280, "height": 900}, color_scheme=scheme
             )
             context.route("**/*", only_from(url, outside))
+            tab = Tab(context, problems)
             for path in paths if scheme == "light" else sorted(expected):
-                page = open_page(context, f"{url}/{path}", problems)
+                page = tab.visit(f"{url}/{path}")
                 if scheme == "light":
                     problems.extend(f"{path or '/'}: {p}" for p in page.evaluate(PAGE_CHECKS))
                     if path == "":
@@ -252,7 +260,6 @@ def test_the_reader_sees_the_same_site_in_chromium(
                 if scheme == "dark" and path in expected:
                     colours = page.evaluate("document.body.getAttribute('data-md-color-scheme')")
                     assert colours == "slate", f"{path}: the dark theme did not apply ({colours})"
-                page.close()
             context.close()
 
         context = chromium.new_context(viewport={"width": 1280, "height": 900})

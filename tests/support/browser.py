@@ -29,6 +29,7 @@ __all__ = [
     "PAGE_CHECKS",
     "chromium",
     "only_from",
+    "Tab",
     "open_page",
     "site_pages",
 ]
@@ -180,20 +181,36 @@ def site_pages(built_site: Path) -> list[str]:
     return pages
 
 
+class Tab:
+    """One tab of `context` that visits page after page (a new tab per page costs half again).
+
+    Its page errors and console errors go to `problems`, each with the URL it
+    was showing.
+    """
+
+    def __init__(self, context, problems: list[str]) -> None:
+        self.url = ""
+        self.page = context.new_page()
+        self.page.on("pageerror", lambda error: problems.append(f"{self.url}: page error: {error}"))
+        self.page.on(
+            "console",
+            lambda message: (
+                problems.append(f"{self.url}: console error: {message.text}")
+                if message.type == "error"
+                else None
+            ),
+        )
+
+    def visit(self, url: str):
+        """Show `url` once it has loaded; return the page."""
+        self.url = url
+        self.page.goto(url, wait_until="load")
+        return self.page
+
+
 def open_page(context, url: str, problems: list[str]):
     """Open `url` in a new tab of `context`; its page errors and console errors go to `problems`."""
-    page = context.new_page()
-    page.on("pageerror", lambda error: problems.append(f"{url}: page error: {error}"))
-    page.on(
-        "console",
-        lambda message: (
-            problems.append(f"{url}: console error: {message.text}")
-            if message.type == "error"
-            else None
-        ),
-    )
-    page.goto(url, wait_until="load")
-    return page
+    return Tab(context, problems).visit(url)
 
 
 def only_from(origin: str, outside: list[str]) -> Callable:
