@@ -457,6 +457,25 @@ def combined_config_spec(pattern: str) -> CombinedSpecPattern:
     return CombinedSpecPattern(pattern)
 
 
+def pattern_chain(cls: type) -> list[tuple[type, str]]:
+    """The `config_spec_pattern`s `cls` combines, base classes' first, each with its class.
+
+    Walking the MRO from `cls`: each pattern made by `combined_config_spec()`
+    adds to the next one found; a plain string ends the walk (it replaces the
+    base classes' patterns), as n6 4.x combines them.
+    """
+    chain: list[tuple[type, str]] = []
+    for klass in cls.__mro__:
+        pattern = vars(klass).get("config_spec_pattern")
+        if pattern is None:
+            continue
+        chain.append((klass, pattern))
+        if not isinstance(pattern, CombinedSpecPattern):
+            break
+    chain.reverse()
+    return chain
+
+
 def format_spec_pattern(pattern: str, format_kwargs: Mapping[str, Any], *, owner: str) -> str:
     """Fill in a `config_spec_pattern`'s placeholders; a wrong one is a `ConfigSpecError`."""
     try:

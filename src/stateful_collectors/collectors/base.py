@@ -75,11 +75,11 @@ from types import ModuleType
 from typing import Any, ClassVar, Self
 
 from stateful_collectors.config import (
-    CombinedSpecPattern,
     ConfigSection,
     ConfigSource,
     ConfigSpec,
     format_spec_pattern,
+    pattern_chain,
 )
 from stateful_collectors.errors import CollectorStopped, UsageError
 from stateful_collectors.sinks import SECTIONS as SINK_SECTIONS
@@ -274,7 +274,7 @@ class AbstractBaseCollector:
             key: tuple[object, ...] = (cls.config_spec,)
         else:
             format_kwargs = cls.get_config_spec_format_kwargs()
-            chain = _pattern_chain(cls)
+            chain = pattern_chain(cls)
             key = (
                 tuple(pattern for _, pattern in chain),
                 tuple(format_kwargs.items()),
@@ -816,22 +816,3 @@ def _defined_in(cls: type, attribute: str) -> str:
         if attribute in vars(klass):
             return klass.__qualname__
     return cls.__qualname__
-
-
-def _pattern_chain(cls: type) -> list[tuple[type, str]]:
-    """The `config_spec_pattern`s `cls` combines, base first, each with its class.
-
-    Walking the MRO from `cls`: each pattern made by `combined_config_spec()`
-    adds to the next one found; a plain string ends the walk (it replaces the
-    base classes' patterns).
-    """
-    chain: list[tuple[type, str]] = []
-    for klass in cls.__mro__:
-        pattern = vars(klass).get("config_spec_pattern")
-        if pattern is None:
-            continue
-        chain.append((klass, pattern))
-        if not isinstance(pattern, CombinedSpecPattern):
-            break
-    chain.reverse()
-    return chain

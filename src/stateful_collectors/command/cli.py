@@ -63,33 +63,13 @@ MAX_STATE_INPUT_BYTES = 64 << 20
 
 
 def _port(text: str) -> int:
-    import argparse
-
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a port number; give a whole number from 0 to 65535 (0: any free port)"
-        )
-    return port
+    return _whole_number(0, 65535, "a port number", " (0: any free port)")(text)
 
 
 def _count(text: str) -> int:
-    import argparse
-
     from stateful_collectors.demo.feed import MAX_ITEMS  # only when --history is given
 
-    try:
-        count = int(text)
-    except ValueError:
-        count = -1
-    if not 0 <= count <= MAX_ITEMS:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number of items; give a whole number from 0 to {MAX_ITEMS}"
-        )
-    return count
+    return _whole_number(0, MAX_ITEMS, "a number of items")(text)
 
 
 def _interval(text: str) -> float:
@@ -107,8 +87,8 @@ def _interval(text: str) -> float:
     return seconds
 
 
-def _whole_number(low: int, high: int, what: str) -> Callable[[str], int]:
-    """An argparse type: a whole number from `low` to `high`."""
+def _whole_number(low: int, high: int, what: str, note: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high` (`note` ends its error)."""
 
     def convert(text: str) -> int:
         import argparse
@@ -116,7 +96,7 @@ def _whole_number(low: int, high: int, what: str) -> Callable[[str], int]:
         number = int(text) if text.strip().isdigit() and len(text.strip()) <= 9 else -1
         if not low <= number <= high:
             raise argparse.ArgumentTypeError(
-                f"{text!r} is not {what}; give a whole number from {low} to {high}"
+                f"{text!r} is not {what}; give a whole number from {low} to {high}{note}"
             )
         return number
 

@@ -28,11 +28,11 @@ from typing import Any
 
 from stateful_collectors.config import (
     CONVERTERS,
-    CombinedSpecPattern,
     ConfigSource,
     ConfigSpec,
     combined_config_spec,
     format_spec_pattern,
+    pattern_chain,
 )
 from stateful_collectors.config import (
     ConfigSection as _ReadOnlySection,
@@ -134,24 +134,6 @@ class Config(dict[str, ConfigSection]):
     """The sections of a collector's spec, by name: n6's `config_full`."""
 
 
-def _pattern_chain(cls: type) -> list[tuple[type, str]]:
-    """The patterns `cls` combines, base classes' first (n6's `combined_config_spec()` rule).
-
-    A pattern wrapped in `combined_config_spec()` adds to the one found next
-    along the MRO; a plain string stops there, replacing the base classes'.
-    """
-    chain: list[tuple[type, str]] = []
-    for klass in cls.__mro__:
-        pattern = vars(klass).get("config_spec_pattern")
-        if pattern is None:
-            continue
-        chain.append((klass, pattern))
-        if not isinstance(pattern, CombinedSpecPattern):
-            break
-    chain.reverse()
-    return chain
-
-
 def n6_config_spec(
     cls: type,
     format_kwargs: Mapping[str, Any],
@@ -160,7 +142,7 @@ def n6_config_spec(
 ) -> ConfigSpec:
     """The spec of `cls`'s patterns, filled in with `format_kwargs`, `main_section` first."""
     spec: ConfigSpec | None = None
-    for defining, pattern in _pattern_chain(cls):
+    for defining, pattern in pattern_chain(cls):
         where = f"{defining.__qualname__}.config_spec_pattern"
         text = format_spec_pattern(pattern, format_kwargs, owner=where)
         if not text.strip():
@@ -196,7 +178,7 @@ def missing_placeholders(pattern_owner: type, format_kwargs: Sequence[str]) -> b
     """Whether `pattern_owner`'s patterns need placeholders beyond `format_kwargs`."""
     probe = {name: "x" for name in format_kwargs}
     try:
-        for _, pattern in _pattern_chain(pattern_owner):
+        for _, pattern in pattern_chain(pattern_owner):
             pattern.format_map(probe)
     except (KeyError, IndexError, ValueError):
         return True

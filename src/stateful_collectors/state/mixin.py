@@ -241,7 +241,12 @@ class StatefulCollectorMixin(AbstractBaseCollector):
             interruption.save_failure = str(exc)
 
     def _reset_hint(self) -> str:
-        return f"stateful-collectors state reset {self._command_target()}"
+        """The command that resets this state, made once: every load names it, in case."""
+        hint: str | None = self.__dict__.get("_reset_hint_text")
+        if hint is None:
+            hint = f"stateful-collectors state reset {self._command_target()}"
+            self._reset_hint_text = hint
+        return hint
 
     def _command_target(self) -> str:
         """What makes a `state` command find this state: `MODULE:CLASS [--config FILE]`.
