@@ -14,7 +14,8 @@ whole download instead:
 
 Each failure is one `DownloadError` (exit status 1: the next run tries again)
 naming the URL and the limit, and saying whether another attempt may succeed
-(`retryable`: a network failure, a timeout, `429`, `5xx`; not `404` or an
+(`retryable`: a network failure, a timeout, or a status in
+`RETRYABLE_STATUSES`: 408, 429, 500, 502, 503, 504; not `404`, `501` or an
 answer too large); `BaseDownloadingCollector` retries those. An answer with
 an error status (404, 500...) is a `DownloadError` too, with its `status`;
 `304 Not Modified` is not an error, but an answer with status 304 and no body,

@@ -253,3 +253,13 @@ def test_retry_after_seconds_reads_numbers_and_dates():
     assert retry_after_seconds("-3") is None
     assert retry_after_seconds("1e9") is None
     assert retry_after_seconds("9" * 40) is None
+
+
+def test_the_module_docs_name_exactly_the_statuses_that_are_retried():
+    import re
+
+    from stateful_collectors import http
+
+    named = re.search(r"`RETRYABLE_STATUSES`: ([\d, ]+);", " ".join((http.__doc__ or "").split()))
+    assert named, "the module's docstring lists the retried statuses"
+    assert {int(code) for code in named.group(1).split(",")} == http.RETRYABLE_STATUSES

@@ -396,6 +396,21 @@ CASES = [
         command=shell(">&-"),
     ),
     Case(
+        "--help with stdout on /dev/full",
+        74,
+        "stateful-collectors: stdout cannot be written (No space left on device), so the help "
+        "was not shown",
+        argv=["--help"],
+        command=shell(">/dev/full"),
+    ),
+    Case(
+        "run --help with stdout closed",
+        74,
+        "stateful-collectors run: stdout is closed, so the help was not shown",
+        argv=["run", "--help"],
+        command=shell(">&-"),
+    ),
+    Case(
         "state set with stdout closed: the state is set",
         0,
         "",

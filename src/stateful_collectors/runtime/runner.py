@@ -282,10 +282,25 @@ class OneLineErrorParser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _HelpFormatter)
         super().__init__(*args, **kwargs)
+        self._lost_help: str | None = None
 
     def error(self, message: str) -> NoReturn:
         output.say(f"{self.prog}: {message} (see {self.prog} --help)")
         self.exit(ExitStatus.USAGE_ERROR)
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if message and (file is None or file is sys.stdout):  # --help: what was asked for
+            if not output.show_data(message):
+                self._lost_help = output.failed_stream("stdout")
+        else:
+            super()._print_message(message, file)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        lost = self._lost_help
+        if status == 0 and lost is not None:  # --help on a closed or full stdout
+            output.say(f"{self.prog}: {lost}, so the help was not shown")
+            status = ExitStatus.OUTPUT_ERROR
+        super().exit(status, message)
 
 
 def collector_main(cls: type[RunnableCollector]) -> Callable[[Sequence[str] | None], int]:
