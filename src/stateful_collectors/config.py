@@ -788,6 +788,7 @@ class ConfigSource:
                     else f"cannot be converted by {option.converter!r} "
                     f"({_shortened(describe_exception(exc), 120)})"
                 )
+                problem = _with_default_as_example(problem, option, text, spec.converters)
                 raise ConfigError(
                     f"{where}: [{name}] option {option.name!r} = {shown(text)}: the value {problem}"
                 ) from None
@@ -881,6 +882,24 @@ def choose_back_end(
         if back_end.selected(source, env):
             return back_end
     return back_ends[-1]
+
+
+def _with_default_as_example(
+    problem: str, option: OptionSpec, text: str, converters: Mapping[str, Callable[[str], Any]]
+) -> str:
+    """`problem` with the option's default as its example, where the converter gave one.
+
+    A converter's example fits any option (`write e.g. 30`); the option's own
+    default, when it converts, fits this one (`write e.g. 10000000 (the default)`).
+    """
+    example = "; write e.g. "
+    if not option.default or text == option.default or example not in problem:
+        return problem
+    try:
+        converters[option.converter](option.default)
+    except Exception:
+        return problem
+    return f"{problem.split(example)[0]}{example}{option.default} (the default)"
 
 
 def _refuse_control_characters(text: str, where: str, section: str, option: str) -> None:

@@ -371,13 +371,13 @@ CONFIG_CASES = [
         "bad int",
         GOOD_LINES + "timeout = 10s\n",
         "{conf}: [bad_input_feed] option 'timeout' = '10s': the value is not a whole number; "
-        "write e.g. 30",
+        "write e.g. 30 (the default)",
     ),
     (
         "bad float",
         GOOD_LINES + "ratio = half\n",
         "{conf}: [bad_input_feed] option 'ratio' = 'half': the value is not a number; "
-        "write e.g. 2.5",
+        "write e.g. 0.5 (the default)",
     ),
     (
         "bad bool",
@@ -389,7 +389,7 @@ CONFIG_CASES = [
         "bad datetime",
         GOOD_LINES + "since = yesterday\n",
         "{conf}: [bad_input_feed] option 'since' = 'yesterday': the value is not an ISO 8601 "
-        "date-time; write e.g. 2026-11-27T20:00:00Z",
+        "date-time; write e.g. 2026-11-27T20:00:00Z (the default)",
     ),
     (
         "bad json",

@@ -328,7 +328,8 @@ def test_an_error_names_the_file_the_value_came_from(tmp_path):
     with pytest.raises(ConfigError) as raised:
         ConfigSource.from_files([system, user]).section(spec)
     assert str(raised.value) == (
-        f"{system}: [s] option 'timeout' = 'soon': the value is not a whole number; write e.g. 30"
+        f"{system}: [s] option 'timeout' = 'soon': the value is not a whole number; write e.g. 30 "
+        "(the default)"
     )
 
 

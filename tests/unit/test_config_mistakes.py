@@ -217,11 +217,11 @@ class Values(AbstractBaseCollector):
     ("option", "value", "problem"),
     [
         ("number", "9" * 5000, "has more than 100 digits; write a smaller number"),
-        ("number", "1e3", "is not a whole number; write e.g. 30"),
-        ("number", "\u0661\u0662x", "is not a whole number; write e.g. 30"),
-        ("ratio", "nan", "is not a finite number; write e.g. 2.5"),
-        ("ratio", "-inf", "is not a finite number; write e.g. 2.5"),
-        ("ratio", "1e999", "is not a finite number; write e.g. 2.5"),
+        ("number", "1e3", "is not a whole number; write e.g. 0 (the default)"),
+        ("number", "\u0661\u0662x", "is not a whole number; write e.g. 0 (the default)"),
+        ("ratio", "nan", "is not a finite number; write e.g. 0 (the default)"),
+        ("ratio", "-inf", "is not a finite number; write e.g. 0 (the default)"),
+        ("ratio", "1e999", "is not a finite number; write e.g. 0 (the default)"),
         ("data", "[" * 100_000, "is JSON nested too deeply to be read"),
         ("data", "1" * 5000, "is JSON that cannot be read (Exceeds the limit (4300 digits) for"),
         ("when", "9999-12-31T23:59:59-23:59", ""),
@@ -258,7 +258,7 @@ def test_a_long_value_is_shortened_in_the_message(tmp_path):
         Values(config_file=str(config))
     assert str(raised.value) == (
         f"{config}: [values] option 'number' = 'abcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcab'"
-        "... (3000 characters): the value is not a whole number; write e.g. 30"
+        "... (3000 characters): the value is not a whole number; write e.g. 0 (the default)"
     )
 
 
@@ -282,7 +282,7 @@ def test_the_command_line_shows_a_converter_crash_as_one_line_exit_3(tmp_path):
     assert result.returncode == ExitStatus.CONFIG_ERROR
     assert result.stderr == (
         f"MyStatefullCollector: {config}: [my_statefull_collector] option 'download_timeout' = "
-        "'nan': the value is not a number of seconds greater than 0; write e.g. 30\n"
+        "'nan': the value is not a number of seconds greater than 0; write e.g. 30 (the default)\n"
     )
 
 

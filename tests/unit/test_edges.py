@@ -170,14 +170,14 @@ CASES = [
         "download_max_bytes = -5",
         3,
         "MyStatefullCollector: {config}: [my_statefull_collector] option 'download_max_bytes' "
-        "= '-5': the value is not a whole number greater than 0; write e.g. 30",
+        "= '-5': the value is not a whole number greater than 0; write e.g. 10000000 (the default)",
         options="download_max_bytes = -5\n",
     ),
     Case(
         "download_timeout = 0",
         3,
         "MyStatefullCollector: {config}: [my_statefull_collector] option 'download_timeout' = "
-        "'0': the value is not a number of seconds greater than 0; write e.g. 30",
+        "'0': the value is not a number of seconds greater than 0; write e.g. 30 (the default)",
         options="download_timeout = 0\n",
     ),
     Case(
@@ -332,7 +332,7 @@ CASES = [
         "[rabbitmq] socket_timeout = 0",
         3,
         "MyStatefullCollector: failed: {config}: [rabbitmq] option 'socket_timeout' = '0': the "
-        "value is not a number of seconds greater than 0; write e.g. 30" + NOTHING,
+        "value is not a number of seconds greater than 0; write e.g. 10 (the default)" + NOTHING,
         sections="[rabbitmq]\nsocket_timeout = 0\n",
     ),
     Case(

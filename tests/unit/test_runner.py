@@ -154,7 +154,7 @@ def test_the_default_deadline_is_an_hour(tmp_path, capsys):
             "[run]\ndeadline = 10d\n",
             3,
             "Counter: {config}: [run] option 'deadline' = '10d': the value is not a number of "
-            "seconds greater than 0; write e.g. 30",
+            "seconds greater than 0; write e.g. 3600 (the default)",
             id="[run] deadline = 10d",
         ),
         pytest.param(
