@@ -299,3 +299,21 @@ def test_the_config_search_path_files_are_not_explicit(tmp_path):
     conf.write_text("[feed]\n")
     assert ConfigSource.load(config_file=conf).explicit is True
     assert ConfigSource.load(env={"STATEFUL_COLLECTORS_CONFIG": str(conf)}).explicit is True
+
+
+def test_the_example_is_the_options_default_only_when_the_default_converts():
+    def message(spec_text: str, value: str) -> str:
+        spec = ConfigSpec.parse(f"[s]\n{spec_text}\n")
+        with pytest.raises(ConfigError) as raised:
+            ConfigSource.from_text(f"[s]\nx = {value}\n").section(spec)
+        return str(raised.value).split(": the value ")[1]
+
+    assert message("x = 7 :: positive_int", "-1") == (
+        "is not a whole number greater than 0; write e.g. 7 (the default)"
+    )
+    assert message("x = 0 :: positive_int", "-1") == (
+        "is not a whole number greater than 0; write e.g. 30"  # 0 would be refused too
+    )
+    assert (
+        message("x :: positive_int", "-1") == "is not a whole number greater than 0; write e.g. 30"
+    )
