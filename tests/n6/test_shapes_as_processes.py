@@ -337,3 +337,38 @@ def test_the_collectors_own_argument_is_required_and_checked(home, tmp_path, sou
         wrong.stderr_lines[-1].startswith("EventsCollector: ")
         and "section [nowhere] is missing" in wrong.stderr_lines[-1]
     )
+
+
+def test_the_state_commands_take_the_collectors_own_argument(home, tmp_path, source):
+    base, _ = source
+    config = events_config(tmp_path, base, Outbox(tmp_path))
+    run(home, "tests.n6.shaped:EventsCollector", config, "events_local")
+    env = clean_env(HOME=str(home))
+
+    def state(*args: str) -> CliRun:
+        return run_cli(
+            "state",
+            *args,
+            "tests.n6.shaped:EventsCollector",
+            "--config",
+            str(config),
+            "events_local",
+            env=env,
+        )
+
+    path = state("path")
+    assert path.returncode == 0, path.stderr
+    assert path.stdout == f"{home / '.n6state' / 'tests.n6.shaped.EventsCollector.pickle'}\n"
+    shown = state("show")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["last_event_id"] == 2
+    backups = state("backups")
+    assert backups.returncode == 0, backups.stderr
+
+    missing = run_cli(
+        "state", "show", "tests.n6.shaped:EventsCollector", "--config", str(config), env=env
+    )
+    assert missing.returncode == 2
+    assert missing.stderr_lines == [
+        "stateful-collectors state: EventsCollector: the following arguments are required: section"
+    ]

@@ -352,8 +352,10 @@ class AbstractBaseCollector:
         """What the collector is built with, from the arguments after its options.
 
         `stateful-collectors run MODULE:CLASS` and `cli_main()` pass on what
-        follows `--config`, `--deadline` and `--verbose` on their command line.
-        A collector takes none by default: any is a `UsageError` (exit status 2).
+        follows `--config`, `--deadline` and `--verbose` on their command line;
+        the `state` commands, what follows their own arguments and options, so
+        that they build the collector as a run does. A collector takes none by
+        default: any is a `UsageError` (exit status 2).
         """
         if arguments:
             raise UsageError(

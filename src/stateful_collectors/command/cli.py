@@ -227,7 +227,8 @@ def _state_command(args: argparse.Namespace) -> ExitStatus:
     output.configure_logging(args.verbose)
     if args.action == "copy":
         return _copy(args)
-    collector = load_collector_class(args.target, to_run=False)(config_file=args.config)
+    cls = load_collector_class(args.target, to_run=False)
+    collector = cls(config_file=args.config, **cls.init_kwargs_from_command_line(args.arguments))
     try:
         if not isinstance(collector, StatefulCollectorMixin):
             raise UsageError(
@@ -284,9 +285,10 @@ def _copy(args: argparse.Namespace) -> ExitStatus:
     cls = load_collector_class(args.target, to_run=False)
     if not issubclass(cls, StatefulCollectorMixin):
         raise UsageError(f"{args.target} keeps no state (it does not use StatefulCollectorMixin)")
-    source = cls(config_file=args.from_config)
+    init_kwargs = cls.init_kwargs_from_command_line(args.arguments)
+    source = cls(config_file=args.from_config, **init_kwargs)
     try:
-        target = cls(config_file=args.to_config)
+        target = cls(config_file=args.to_config, **init_kwargs)
         try:
             if source.state_store.location == target.state_store.location:
                 variable = overriding_variable(os.environ)
@@ -456,7 +458,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
     parser = _build_parser()
     args, arguments = parser.parse_known_args(argv)
-    if arguments and args.command != "run":  # only a collector takes arguments of its own
+    if arguments and args.command not in ("run", "state"):  # a collector's own arguments
         parser.error(f"unrecognized arguments: {' '.join(arguments)}")
     args.arguments = arguments
     verbose = args.verbose
