@@ -377,7 +377,8 @@ class AbstractBaseCollector:
         ```
 
         `stateful-collectors scripts my_package.feeds` prints such lines for
-        every collector of a module. Options: `--config FILE`, `--verbose`.
+        every collector of a module. Options: `--config FILE`, `--deadline SECONDS`,
+        `--verbose`, then the collector's own arguments.
         """
         from stateful_collectors.runtime.runner import collector_main
 
