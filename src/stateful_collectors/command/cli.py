@@ -1,8 +1,10 @@
 """The `stateful-collectors` command: argument parsing and dispatch.
 
 ```text
-stateful-collectors run MODULE:CLASS [--config FILE] [--verbose] [ARGUMENTS...]
-stateful-collectors state path|show|reset|set MODULE:CLASS [--config FILE] [--yes] [VALUE]
+stateful-collectors run MODULE:CLASS [--config FILE] [--deadline SECONDS] [--verbose] [ARGUMENTS...]
+stateful-collectors state path|show|reset|set|backups|restore MODULE:CLASS [--config FILE]
+                          [--yes] [VALUE|BACKUP] [ARGUMENTS...]
+stateful-collectors state copy MODULE:CLASS --from-config FILE --to-config FILE [ARGUMENTS...]
 stateful-collectors scripts MODULE
 stateful-collectors demo-feed [--port 8808] [--history 20] [--interval 10] [--token T]
                               [--page-size 10] [--rate-limit 60]
@@ -11,7 +13,8 @@ stateful-collectors demo-feed [--port 8808] [--history 20] [--interval 10] [--to
 `MODULE` is a dotted module name importable from the current directory
 (`examples.my_collector`) or a path to a Python file (`examples/my_collector.py`).
 The state file's name comes from the module name, so give `run` and `state`
-the same form.
+the same form. `ARGUMENTS` are the collector's own (an n6 collector's
+`get_arg_parser()`); a collector that takes none refuses any.
 
 `python -m stateful_collectors` is the same command.
 
