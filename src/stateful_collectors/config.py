@@ -699,7 +699,9 @@ class ConfigSource:
         """Whether any of the sources has the section `[name]`."""
         return name in self._sections
 
-    def check_sections(self, spec: ConfigSpec | None, library: Sequence[str] = ()) -> None:
+    def check_sections(
+        self, spec: ConfigSpec | None, library: Sequence[str] = (), *, shared: bool = False
+    ) -> None:
         """Refuse sections that neither `spec` nor the library reads, where that is a mistake.
 
         Known sections are the spec's and `library`, the library's own that the
@@ -713,13 +715,17 @@ class ConfigSource:
         from one of the spec's only in case: a likely mistake that would
         otherwise leave the intended section unread. Names that differ only by
         numbering (`[feed]`, `[feed_1]`, `[feed-2]`) are never misspellings.
+        `shared` says the files may hold other collectors' sections even when
+        named explicitly (as n6's do): they are then checked as the search
+        path's are.
         """
+        explicit = self.explicit and not shared
         own = list(spec.sections if spec is not None else ())
         known = [*own, *library]
         for name, raw in self._sections.items():
             if name in known:
                 continue
-            if self.explicit:
+            if explicit:
                 close = _closest_name(name, known)
             else:  # other collectors' sections may look like this one's: [cert_pl], [cert_at]
                 close = _closest_name(name, library) or next(
@@ -730,7 +736,7 @@ class ConfigSource:
                     f"{raw.origin}: unknown section [{_shown_name(name)}] (did you mean "
                     f"[{close}]?); rename it, or it is not read at all"
                 )
-            if self.explicit:
+            if explicit:
                 read = [", ".join(f"[{section}]" for section in own)] if own else []
                 if library:
                     read.append(f"the library's {', '.join(f'[{s}]' for s in library)}")

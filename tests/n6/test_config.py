@@ -44,6 +44,13 @@ def test_config_is_n6s_mutable_section_and_config_full_n6s_config():
     assert collector.config.sect_name == "Plain"
 
 
+def test_other_sections_may_share_the_file_but_a_misspelt_library_section_is_refused():
+    Plain(config_text="[Plain]\nurl = http://a/\n[misp_circl]\nurl = x\n")  # another's
+    with pytest.raises(ConfigError) as raised:
+        Plain(config_text="[Plain]\nurl = http://a/\n[outbx]\npath = o.jsonl\n")
+    assert "unknown section [outbx] (did you mean [outbox]?)" in str(raised.value)
+
+
 class HardWired(BaseDownloadingCollector, BaseSimpleCollector):
     raw_type = "stream"
     config_spec_pattern = """

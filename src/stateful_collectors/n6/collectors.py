@@ -181,7 +181,7 @@ class BaseCollector(core.BaseCollector):
         name = format_kwargs["collector_class_name"]
         converters = {**N6_CONVERTERS, **type(self).config_converters, **self.custom_converters}
         spec = n6_config_spec(type(self), format_kwargs, converters, name)
-        self.config_full = read_n6_config(self.config_source, spec)
+        self.config_full = read_n6_config(self.config_source, spec, type(self).library_sections())
         self.config = self.get_config_from_config_full(
             config_full=self.config_full, collector_class_name=name
         )

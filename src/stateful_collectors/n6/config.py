@@ -22,7 +22,6 @@ print(N6_CONVERTERS["download_timeout"]("(12.1, 25)"))
 from __future__ import annotations
 
 import ast
-import copy
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
@@ -157,7 +156,7 @@ def n6_config_spec(
     return spec
 
 
-def read_n6_config(source: ConfigSource, spec: ConfigSpec) -> Config:
+def read_n6_config(source: ConfigSource, spec: ConfigSpec, library: Sequence[str]) -> Config:
     """Every section of `spec`, checked and converted, as n6's `Config` of `ConfigSection`s.
 
     Other sections may share the files, as in n6 (the MISP collector's
@@ -168,9 +167,7 @@ def read_n6_config(source: ConfigSource, spec: ConfigSpec) -> Config:
     for name in spec.sections:
         section = source.section(spec, name)
         config[name] = ConfigSection(section.name, dict(section.items()), section.origin)
-    shared = copy.copy(source)
-    shared.explicit = False
-    shared.check_sections(spec)
+    source.check_sections(spec, library, shared=True)
     return config
 
 
