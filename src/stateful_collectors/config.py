@@ -476,6 +476,26 @@ def pattern_chain(cls: type) -> list[tuple[type, str]]:
     return chain
 
 
+def combine_patterns(
+    chain: Sequence[tuple[type, str]],
+    format_kwargs: Mapping[str, Any],
+    converters: Mapping[str, Callable[[str], Any]],
+    spec: ConfigSpec | None = None,
+) -> ConfigSpec | None:
+    """`spec` combined with each pattern of `chain` (see `pattern_chain()`), filled in.
+
+    A pattern that fills in to nothing adds nothing; `None` if nothing was given.
+    """
+    for defining, pattern in chain:
+        where = f"{defining.__qualname__}.config_spec_pattern"
+        text = format_spec_pattern(pattern, format_kwargs, owner=where)
+        if not text.strip():
+            continue
+        part = ConfigSpec.parse(text, owner=where, converters=converters)
+        spec = part if spec is None else spec.combined_with(part, owner=where)
+    return spec
+
+
 def format_spec_pattern(pattern: str, format_kwargs: Mapping[str, Any], *, owner: str) -> str:
     """Fill in a `config_spec_pattern`'s placeholders; a wrong one is a `ConfigSpecError`."""
     try:

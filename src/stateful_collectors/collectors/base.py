@@ -78,7 +78,7 @@ from stateful_collectors.config import (
     ConfigSection,
     ConfigSource,
     ConfigSpec,
-    format_spec_pattern,
+    combine_patterns,
     pattern_chain,
 )
 from stateful_collectors.errors import CollectorStopped, UsageError
@@ -336,13 +336,7 @@ class AbstractBaseCollector:
             if defaults
             else None
         )
-        for defining, pattern in chain:
-            where = f"{defining.__qualname__}.config_spec_pattern"
-            text = format_spec_pattern(pattern, format_kwargs, owner=where)
-            if not text.strip():
-                continue
-            part = ConfigSpec.parse(text, owner=where, converters=cls.config_converters)
-            spec = part if spec is None else spec.combined_with(part, owner=where)
+        spec = combine_patterns(chain, format_kwargs, cls.config_converters, spec)
         if spec is None:
             spec = ConfigSpec.parse(f"[{main}]", owner=owner, converters=cls.config_converters)
         return spec.with_main_section(main, owner=owner)

@@ -29,8 +29,8 @@ from stateful_collectors.config import (
     CONVERTERS,
     ConfigSource,
     ConfigSpec,
+    combine_patterns,
     combined_config_spec,
-    format_spec_pattern,
     pattern_chain,
 )
 from stateful_collectors.config import (
@@ -140,14 +140,7 @@ def n6_config_spec(
     main_section: str,
 ) -> ConfigSpec:
     """The spec of `cls`'s patterns, filled in with `format_kwargs`, `main_section` first."""
-    spec: ConfigSpec | None = None
-    for defining, pattern in pattern_chain(cls):
-        where = f"{defining.__qualname__}.config_spec_pattern"
-        text = format_spec_pattern(pattern, format_kwargs, owner=where)
-        if not text.strip():
-            continue
-        part = ConfigSpec.parse(text, owner=where, converters=converters)
-        spec = part if spec is None else spec.combined_with(part, owner=where)
+    spec = combine_patterns(pattern_chain(cls), format_kwargs, converters)
     owner = f"{cls.__qualname__}.config_spec_pattern"
     if spec is None:
         raise ConfigSpecError(f"{owner}: declares no section; add [{{collector_class_name}}]")
