@@ -81,21 +81,13 @@ def refuse_unsupported_attributes(cls: type, names: frozenset[str], instead: str
         )
 
 
-class _Formatter(argparse.HelpFormatter):
-    """argparse's formatter with a set width: without one, argparse imports `shutil` to ask
-    the terminal, a cost every cron-started run would pay."""
-
-    def __init__(
-        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int = 100
-    ) -> None:
-        super().__init__(prog, indent_increment, max_help_position, width)
-
-
 class _ArgumentParser(argparse.ArgumentParser):
     """`get_arg_parser()`'s parser: a mistake is one line, exit status 2 (`UsageError`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", _Formatter)
+        from stateful_collectors.runtime.runner import HelpFormatter  # a run imports it anyway
+
+        kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:

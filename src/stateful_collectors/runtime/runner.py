@@ -241,7 +241,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
 
 
-class _HelpFormatter(argparse.HelpFormatter):
+class HelpFormatter(argparse.HelpFormatter):
     """argparse's help formatter, sized to the terminal without importing `shutil`.
 
     argparse builds a formatter for every parser (not only for `--help`) and
@@ -280,7 +280,7 @@ class OneLineErrorParser(argparse.ArgumentParser):
     """An argument parser whose mistakes are one line (and exit status 2)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", _HelpFormatter)
+        kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
         self._lost_help: str | None = None
 
