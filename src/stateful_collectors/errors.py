@@ -160,6 +160,7 @@ class DownloadError(CollectorError):
         retryable: whether another attempt may succeed: a network failure, a
             timeout, an answer cut short, `408`, `429`, `500`, `502`, `503`,
             `504`; not an answer too large, `401`, `403`, `404` and the like.
+        timed_out: whether the download ran out of its time (`fetch()`'s `timeout`).
     """
 
     exit_status = ExitStatus.FAILURE
@@ -172,12 +173,14 @@ class DownloadError(CollectorError):
         status: int | None = None,
         headers: Mapping[str, str] | Message | None = None,
         retryable: bool = False,
+        timed_out: bool = False,
     ) -> None:
         super().__init__(message)
         self.url = url
         self.status = status
         self.headers = headers
         self.retryable = retryable
+        self.timed_out = timed_out
 
 
 class OutputError(CollectorError):

@@ -330,6 +330,7 @@ def fetch(
             "download); raise download_timeout (fetch()'s timeout) if the source is that slow",
             url=url,
             retryable=True,
+            timed_out=True,
         )
 
     started = time.monotonic()

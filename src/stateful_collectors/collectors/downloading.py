@@ -339,6 +339,7 @@ def _rewritten(error: DownloadError, message: str) -> DownloadError:
         status=error.status,
         headers=error.headers,
         retryable=error.retryable,
+        timed_out=error.timed_out,
     )
 
 

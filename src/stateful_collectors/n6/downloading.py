@@ -132,11 +132,12 @@ def as_requests_error(error: DownloadError) -> DownloadError:
         response._content = b""
         for header, value in (error.headers or {}).items():
             response.headers[header] = value
-    elif "did not finish within" in str(error):
+    elif error.timed_out:
         kind = "Timeout"
     else:
         kind = "ConnectionError"
     translated: DownloadError = _REQUESTS_ERRORS[kind](str(error), response=response)
     translated.url, translated.status = error.url, error.status
     translated.headers, translated.retryable = error.headers, error.retryable
+    translated.timed_out = error.timed_out
     return translated
