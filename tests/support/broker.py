@@ -63,6 +63,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from tests.support import skip_unless_required
+
 SERVER = Path(
     os.environ.get("STATEFUL_COLLECTORS_RABBITMQ_SERVER", "/usr/lib/rabbitmq/bin/rabbitmq-server")
 )
@@ -346,9 +348,7 @@ def broker(request: pytest.FixtureRequest) -> Broker:
     """The session's RabbitMQ node (see the module docstring)."""
     reason = broker_missing_reason()
     if reason:
-        if os.environ.get(REQUIRE_BROKER_ENV_VAR) == "1":
-            pytest.fail(f"{reason} ({REQUIRE_BROKER_ENV_VAR}=1 forbids skipping)", pytrace=False)
-        pytest.skip(reason)
+        skip_unless_required(reason, REQUIRE_BROKER_ENV_VAR)
     _plugins_dir(Path(tempfile.gettempdir()) / "stateful-collectors-rabbitmq")
     _start_epmd()
     executor = request.getfixturevalue("stateful_collectors_rabbitmq_proc")

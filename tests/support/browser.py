@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import skip_unless_required
+
 __all__ = [
     "CHROMIUM",
     "CHROMIUM_ARGS",
@@ -56,9 +58,7 @@ def chromium():
             f"Chromium not found at {CHROMIUM}; install Debian's chromium "
             "(apt-get install chromium) to run the browser test"
         )
-        if os.environ.get(REQUIRE_BROWSER_ENV_VAR) == "1":
-            pytest.fail(f"{reason} ({REQUIRE_BROWSER_ENV_VAR}=1 forbids skipping)", pytrace=False)
-        pytest.skip(reason)
+        skip_unless_required(reason, REQUIRE_BROWSER_ENV_VAR)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

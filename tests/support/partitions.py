@@ -63,7 +63,7 @@ from typing import Any
 import pytest
 
 from stateful_collectors.demo import DemoFeed
-from tests.support import ROOT, clean_env
+from tests.support import ROOT, clean_env, skip_unless_required
 from tests.support.postgresql import PostgresServer, local_postgresql, postgresql_missing_reason
 from tests.support.processes import CLI
 
@@ -309,9 +309,7 @@ class Network:
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get(REQUIRE_NETNS_ENV_VAR) == "1":
-        pytest.fail(f"{reason} ({REQUIRE_NETNS_ENV_VAR}=1 forbids skipping)", pytrace=False)
-    pytest.skip(reason)
+    skip_unless_required(reason, REQUIRE_NETNS_ENV_VAR)
 
 
 @pytest.fixture(scope="session")
@@ -339,11 +337,7 @@ def partition_postgresql(partition_network: Network) -> Iterator[PostgresServer]
     if reason:
         from tests.support.postgresql import REQUIRE_POSTGRESQL_ENV_VAR
 
-        if os.environ.get(REQUIRE_POSTGRESQL_ENV_VAR) == "1":
-            pytest.fail(
-                f"{reason} ({REQUIRE_POSTGRESQL_ENV_VAR}=1 forbids skipping)", pytrace=False
-            )
-        pytest.skip(reason)
+        skip_unless_required(reason, REQUIRE_POSTGRESQL_ENV_VAR)
     with local_postgresql(also_listen=partition_network.service) as server:
         yield server
 

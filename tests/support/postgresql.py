@@ -45,6 +45,8 @@ from typing import Any
 
 import pytest
 
+from tests.support import skip_unless_required
+
 REQUIRE_POSTGRESQL_ENV_VAR = "STATEFUL_COLLECTORS_REQUIRE_POSTGRESQL"
 """Set to 1 (as `.ci/run` does) to turn a missing PostgreSQL into a failure."""
 BIN_ENV_VAR = "STATEFUL_COLLECTORS_POSTGRESQL_BIN"
@@ -264,11 +266,7 @@ def postgresql() -> Iterator[PostgresServer]:
     """The session's PostgreSQL server (see the module docstring)."""
     reason = postgresql_missing_reason()
     if reason:
-        if os.environ.get(REQUIRE_POSTGRESQL_ENV_VAR) == "1":
-            pytest.fail(
-                f"{reason} ({REQUIRE_POSTGRESQL_ENV_VAR}=1 forbids skipping)", pytrace=False
-            )
-        pytest.skip(reason)
+        skip_unless_required(reason, REQUIRE_POSTGRESQL_ENV_VAR)
     with local_postgresql() as server:
         yield server
 

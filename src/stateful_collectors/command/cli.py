@@ -1,10 +1,12 @@
 """The `stateful-collectors` command: argument parsing and dispatch.
 
 ```text
-stateful-collectors run MODULE:CLASS [--config FILE] [--deadline SECONDS] [--verbose] [ARGUMENTS...]
-stateful-collectors state path|show|reset|set|backups|restore MODULE:CLASS [--config FILE]
-                          [--yes] [VALUE|BACKUP] [ARGUMENTS...]
-stateful-collectors state copy MODULE:CLASS --from-config FILE --to-config FILE [ARGUMENTS...]
+stateful-collectors run MODULE:CLASS [--config FILE] [--deadline SECONDS] [--verbose]
+                        [ARGUMENTS...]
+stateful-collectors state path|show|reset|set|backups|restore MODULE:CLASS
+                          [--config FILE] [--yes] [VALUE|BACKUP] [ARGUMENTS...]
+stateful-collectors state copy MODULE:CLASS --from-config FILE --to-config FILE
+                          [ARGUMENTS...]
 stateful-collectors scripts MODULE
 stateful-collectors demo-feed [--port 8808] [--history 20] [--interval 10] [--token T]
                               [--page-size 10] [--rate-limit 60]
