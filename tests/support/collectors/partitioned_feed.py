@@ -18,14 +18,7 @@ from tests.support.collectors.shared_feed import SharedFeedCollector
 
 
 class PartitionedFeedCollector(SharedFeedCollector):
-    config_spec = """
-        [shared_feed]
-        state_dir :: path
-        url :: str
-        gate = :: str
-        save_gate = :: str
-        started_log = :: str
-        published_log = :: str
+    config_spec = SharedFeedCollector.config_spec + """
         padding = 0 :: int
         lane = :: str
         began_log = :: str
