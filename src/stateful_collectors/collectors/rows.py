@@ -581,14 +581,26 @@ class BaseTimeOrderedRowsCollector(StatefulCollectorMixin, BaseTwoPhaseCollector
 
     def _log_selection(self, selection: RowsSelection, state: Mapping[str, Any]) -> None:
         name = type(self).__qualname__
-        newest_time = state["newest_row_time"]
         log.info(
             "%s: %d new row(s); %d at the last newest time %r were published before",
             name,
             len(selection.new_rows),
             selection.repeated_count,
-            newest_time,
+            state["newest_row_time"],
         )
+        problems = self._selection_problems(selection, state)
+        if problems and self.config.get(_FATAL_OPTION, False):
+            raise ValueError(
+                f"{name}: {'; '.join(problems)} (row_count_mismatch_is_fatal is on: nothing "
+                "published, state unchanged)"
+            )
+        for problem in problems:
+            log.warning("%s: %s", name, problem)
+
+    def _selection_problems(self, selection: RowsSelection, state: Mapping[str, Any]) -> list[str]:
+        """What is wrong with this run's rows: late rows, counts that do not add up, repeats."""
+        name = type(self).__qualname__
+        newest_time = state["newest_row_time"]
         problems = []
         if self.source_filters_by_time:
             if selection.older_count:
@@ -610,13 +622,7 @@ class BaseTimeOrderedRowsCollector(StatefulCollectorMixin, BaseTwoPhaseCollector
                 f"{selection.duplicate_count} new row(s) have the key of another new row "
                 "(the same row twice?); all are published"
             )
-        if problems and self.config.get(_FATAL_OPTION, False):
-            raise ValueError(
-                f"{name}: {'; '.join(problems)} (row_count_mismatch_is_fatal is on: nothing "
-                "published, state unchanged)"
-            )
-        for problem in problems:
-            log.warning("%s: %s", name, problem)
+        return problems
 
 
 def _count_problems(previous_count: int | None, selection: RowsSelection) -> list[str]:

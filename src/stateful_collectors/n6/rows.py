@@ -19,7 +19,6 @@ itself; a state file n6 saved (with whole rows) is taken over as it is.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -30,8 +29,6 @@ from stateful_collectors.n6.downloading import BaseDownloadingCollector
 from stateful_collectors.n6.state import StatefulCollectorMixin
 
 __all__ = ["BaseDownloadingTimeOrderedRowsCollector", "BaseTimeOrderedRowsCollector"]
-
-log = logging.getLogger(core.__name__)
 
 
 class BaseTimeOrderedRowsCollector(
@@ -69,27 +66,15 @@ class BaseTimeOrderedRowsCollector(
         if selection is not None:
             yield from core._count_problems(prev_rows_count, selection)
 
-    def _log_selection(self, selection: core.RowsSelection, state: Mapping[str, Any]) -> None:
-        name = type(self).__qualname__
-        log.info(
-            "%s: %d new row(s); %d at the last newest time %r were published before",
-            name,
-            len(selection.new_rows),
-            selection.repeated_count,
-            state["newest_row_time"],
-        )
-        problems = list(
+    def _selection_problems(
+        self, selection: core.RowsSelection, state: Mapping[str, Any]
+    ) -> list[str]:
+        """n6's problems: those `_generate_count_mismatch_problems()` yields."""
+        return list(
             self._generate_count_mismatch_problems(
                 state["rows_count"], selection.rows_count, selection.new_rows
             )
         )
-        if problems and self.config.get("row_count_mismatch_is_fatal", False):
-            raise ValueError(
-                f"{name}: {'; '.join(problems)} (row_count_mismatch_is_fatal is on: nothing "
-                "published, state unchanged)"
-            )
-        for problem in problems:
-            log.warning("%s: %s", name, problem)
 
 
 class BaseDownloadingTimeOrderedRowsCollector(
