@@ -18,11 +18,14 @@ from tests.support.collectors.shared_feed import SharedFeedCollector
 
 
 class PartitionedFeedCollector(SharedFeedCollector):
-    config_spec = SharedFeedCollector.config_spec + """
+    config_spec = (
+        SharedFeedCollector.config_spec
+        + """
         padding = 0 :: int
         lane = :: str
         began_log = :: str
     """
+    )
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
